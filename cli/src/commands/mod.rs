@@ -1,0 +1,27 @@
+//! One module per subcommand; each turns its arguments into library calls.
+
+mod keygen;
+
+use crate::args::{Cli, Command};
+
+/// Process exit status, as documented in the CLI contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Success; every file verified authentic.
+    Success = 0,
+    /// Usage or I/O error.
+    Error = 1,
+    /// At least one file modified, forged or failed.
+    #[allow(dead_code, reason = "used by verify and stamp as they land")]
+    Failed = 2,
+    /// Nothing found.
+    #[allow(dead_code, reason = "used by detect and verify as they land")]
+    NotFound = 3,
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Status> {
+    match cli.command {
+        Command::Keygen(args) => keygen::run(&args),
+    }
+}

@@ -1,0 +1,27 @@
+//! The `provmark` command: parse, dispatch, map errors to exit codes.
+//!
+//! Exit codes: 0 success (all verified authentic); 1 usage or I/O error; 2 at least one file
+//! modified, forged or failed; 3 nothing found.
+
+#![forbid(unsafe_code)]
+
+mod args;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match commands::run(cli) {
+        Ok(status) => ExitCode::from(status as u8),
+        Err(err) => {
+            #[allow(clippy::print_stderr, reason = "the binary reports fatal errors on stderr")]
+            {
+                eprintln!("error: {err:#}");
+            }
+            ExitCode::from(commands::Status::Error as u8)
+        }
+    }
+}
