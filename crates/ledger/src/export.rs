@@ -167,10 +167,8 @@ impl Ledger {
                     "visible_label": r.visible_label.bits(),
                     "batch_id": r.batch_id,
                 });
-                writeln!(out, "{line}").map_err(|e| Error::Storage {
-                    backend: "files",
-                    reason: e.to_string(),
-                })?;
+                writeln!(out, "{line}")
+                    .map_err(|e| Error::Storage { backend: "files", reason: e.to_string() })?;
             }
             start = end;
         }

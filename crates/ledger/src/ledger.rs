@@ -169,6 +169,14 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
+/// The log origin (checkpoint key name) provmark uses for a provider's ledger:
+/// `provmark/<producer code>`. The stamping pipeline and the CLI both use it, so their
+/// checkpoints name the same log.
+#[must_use]
+pub fn default_origin(producer_code: &provmark_core::ProducerCode) -> String {
+    format!("provmark/{producer_code}")
+}
+
 /// Opens a ledger by URL: `sqlite:PATH` (created if missing, with its parent directory),
 /// `postgres://…` / `postgresql://…`, or `memory:` (nothing kept).
 ///
@@ -353,12 +361,33 @@ impl Ledger {
         Ok(cp)
     }
 
+    /// A signed checkpoint of exactly `size` records: the stored one if there is one, else
+    /// a new one, signed and stored. (Signing an earlier size is safe: its root is fixed by
+    /// the append-only log, so the new checkpoint cannot contradict any other.)
+    ///
+    /// # Errors
+    /// [`Error::Params`] if the log is shorter; [`Error::Note`] if signing fails.
+    pub fn checkpoint_at_size(&mut self, signer: &NoteSigner, size: u64) -> Result<Checkpoint> {
+        if let Some(cp) = self.checkpoint_at(size)? {
+            if cp.origin() == signer.name() {
+                return Ok(cp);
+            }
+        }
+        let root = self.root(size)?;
+        let cp = Checkpoint::sign(signer, size, &root)?;
+        self.store.add_checkpoint(&cp)?;
+        Ok(cp)
+    }
+
     /// The latest stored checkpoint (parsed, signature not checked).
     ///
     /// # Errors
     /// [`Error::Note`] if it is malformed; [`Error::Storage`] on failure.
     pub fn latest_checkpoint(&mut self) -> Result<Option<Checkpoint>> {
-        self.store.latest_checkpoint()?.map(|(_, note)| Checkpoint::parse_unverified(&note)).transpose()
+        self.store
+            .latest_checkpoint()?
+            .map(|(_, note)| Checkpoint::parse_unverified(&note))
+            .transpose()
     }
 
     /// The stored checkpoint of exactly `size` records, if one was signed.
@@ -457,7 +486,8 @@ impl Ledger {
         let mut start = 0;
         while start < size {
             let end = (start + SCAN_CHUNK).min(size);
-            record_bytes += self.store.records(start, end)?.iter().map(|r| r.len() as u64).sum::<u64>();
+            record_bytes +=
+                self.store.records(start, end)?.iter().map(|r| r.len() as u64).sum::<u64>();
             start = end;
         }
         let cps = self.store.checkpoints()?;

@@ -69,7 +69,7 @@ mod verify;
 
 pub use checkpoint::Checkpoint;
 pub use error::{Error, Result};
-pub use ledger::{open, Found, Ledger, Problem, ProblemKind, Stats, VerifyReport};
+pub use ledger::{default_origin, open, Found, Ledger, Problem, ProblemKind, Stats, VerifyReport};
 pub use merkle::{leaf_hash, node_hash, ConsistencyProof, Hash, InclusionProof};
 pub use note::{NoteSigner, NoteVerifier};
 pub use record::{Fingerprint, LabelFlags, MediaKind, Record};

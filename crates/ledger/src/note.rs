@@ -187,8 +187,9 @@ fn parse_signature_line(line: &str) -> Result<(&str, u32, [u8; 64])> {
     let rest = line
         .strip_prefix("\u{2014} ")
         .ok_or_else(|| Error::note("signature line must start with `— `"))?;
-    let (name, b64) =
-        rest.split_once(' ').ok_or_else(|| Error::note("signature line needs a name and a signature"))?;
+    let (name, b64) = rest
+        .split_once(' ')
+        .ok_or_else(|| Error::note("signature line needs a name and a signature"))?;
     check_name(name)?;
     let raw = B64.decode(b64).map_err(|_| Error::note("signature is not base64"))?;
     if raw.len() != 4 + 64 {

@@ -172,7 +172,9 @@ impl Record {
     /// [`Error::Record`] if a text field is too long, empty or not ASCII where required.
     pub fn encode(&self) -> Result<Vec<u8>, Error> {
         let algo = self.watermark_algorithm.as_bytes();
-        if algo.is_empty() || algo.len() > MAX_ALGORITHM_LEN || !algo.iter().all(|b| b.is_ascii_graphic())
+        if algo.is_empty()
+            || algo.len() > MAX_ALGORITHM_LEN
+            || !algo.iter().all(|b| b.is_ascii_graphic())
         {
             return Err(Error::record(format!(
                 "watermark algorithm name must be 1..={MAX_ALGORITHM_LEN} printable ASCII characters"
@@ -211,7 +213,9 @@ impl Record {
         out.push(u8::try_from(algo.len()).map_err(|_| Error::record("algorithm name too long"))?);
         out.extend_from_slice(algo);
         out.extend_from_slice(
-            &u16::try_from(model.len()).map_err(|_| Error::record("model name too long"))?.to_be_bytes(),
+            &u16::try_from(model.len())
+                .map_err(|_| Error::record("model name too long"))?
+                .to_be_bytes(),
         );
         out.extend_from_slice(model);
         Ok(out)
@@ -235,9 +239,8 @@ impl Record {
             k => return Err(Error::record(format!("unknown media kind {k}"))),
         };
         let key_bytes: [u8; 8] = r.array("key id")?;
-        let key_id: KeyId = hex::encode(key_bytes)
-            .parse()
-            .map_err(|_| Error::record("key id is not 8 bytes"))?;
+        let key_id: KeyId =
+            hex::encode(key_bytes).parse().map_err(|_| Error::record("key id is not 8 bytes"))?;
         let created_unix = u64::from_be_bytes(r.array("creation time")?);
         let media_sha256 = r.array("media hash")?;
         let flag = r.u8("fingerprint flag")?;
@@ -258,7 +261,9 @@ impl Record {
             .ok_or_else(|| Error::record("producer code is not a valid GB 45438 code"))?;
         let algo_len = usize::from(r.u8("algorithm length")?);
         let algo = r.take(algo_len, "algorithm name")?;
-        if algo.is_empty() || algo_len > MAX_ALGORITHM_LEN || !algo.iter().all(|b| b.is_ascii_graphic())
+        if algo.is_empty()
+            || algo_len > MAX_ALGORITHM_LEN
+            || !algo.iter().all(|b| b.is_ascii_graphic())
         {
             return Err(Error::record("watermark algorithm name is not 1..=64 printable ASCII"));
         }

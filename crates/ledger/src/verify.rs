@@ -75,7 +75,8 @@ pub(crate) fn verify(
         let mut at_hash = 0usize;
         for (k, i) in (start..end).enumerate() {
             let Some(bytes) = records.get(k) else {
-                report.problem = problem(ProblemKind::Size, Some(i), format!("record {i} is missing"));
+                report.problem =
+                    problem(ProblemKind::Size, Some(i), format!("record {i} is missing"));
                 return Ok(report);
             };
             if let Err(e) = Record::decode(bytes) {
@@ -86,7 +87,10 @@ pub(crate) fn verify(
             let fields = indexed_fields(bytes);
             let index_ok = match (row, fields) {
                 (Some(row), Some((id, sha, fp))) => {
-                    row.index == i && row.content_id == id && row.media_sha256 == sha && row.fingerprint == fp
+                    row.index == i
+                        && row.content_id == id
+                        && row.media_sha256 == sha
+                        && row.fingerprint == fp
                 }
                 _ => false,
             };

@@ -83,8 +83,10 @@ impl PostgresStore {
             if !ok {
                 return Err(Error::params("PostgreSQL schema name", schema.to_owned()));
             }
-            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"))
-                .map_err(err)?;
+            tx.batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
+            ))
+            .map_err(err)?;
         }
         tx.batch_execute(SCHEMA).map_err(err)?;
         tx.commit().map_err(err)?;
@@ -106,7 +108,10 @@ fn hashes_in(client: &mut impl postgres::GenericClient, indexes: &[u64]) -> Resu
     }
     ids.iter()
         .map(|i| {
-            found.get(i).copied().ok_or_else(|| Error::integrity(format!("stored hash {i} is missing")))
+            found
+                .get(i)
+                .copied()
+                .ok_or_else(|| Error::integrity(format!("stored hash {i} is missing")))
         })
         .collect()
 }
@@ -121,13 +126,15 @@ impl LogStore for PostgresStore {
     }
 
     fn size(&mut self) -> Result<u64> {
-        let row = self.client.query_one("SELECT size FROM log_state WHERE id = 1", &[]).map_err(err)?;
+        let row =
+            self.client.query_one("SELECT size FROM log_state WHERE id = 1", &[]).map_err(err)?;
         index_from_sql(BACKEND, row.get(0))
     }
 
     fn append(&mut self, records: &[Vec<u8>]) -> Result<Vec<u64>> {
         let mut tx = self.client.transaction().map_err(err)?;
-        let row = tx.query_one("SELECT size FROM log_state WHERE id = 1 FOR UPDATE", &[]).map_err(err)?;
+        let row =
+            tx.query_one("SELECT size FROM log_state WHERE id = 1 FOR UPDATE", &[]).map_err(err)?;
         let size = index_from_sql(BACKEND, row.get(0))?;
         let frontier = read_frontier(size, |ids| hashes_in(&mut tx, ids))?;
 
@@ -182,9 +189,10 @@ impl LogStore for PostgresStore {
                 .map(|k| index_to_sql(BACKEND, plan.first_hash_index + k))
                 .collect::<Result<_>>()?;
             let hs: Vec<&[u8]> = plan.new_hashes.iter().map(|h| &h[..]).collect();
-            tx.execute("INSERT INTO hashes (i, h) SELECT * FROM UNNEST($1::bigint[], $2::bytea[])", &[
-                &hi, &hs,
-            ])
+            tx.execute(
+                "INSERT INTO hashes (i, h) SELECT * FROM UNNEST($1::bigint[], $2::bytea[])",
+                &[&hi, &hs],
+            )
             .map_err(err)?;
         }
         let new_size = index_to_sql(BACKEND, plan.new_size)?;
@@ -197,7 +205,10 @@ impl LogStore for PostgresStore {
         let (s, e) = range_args(start, end)?;
         let rows = self
             .client
-            .query("SELECT record FROM records WHERE idx >= $1 AND idx < $2 ORDER BY idx", &[&s, &e])
+            .query(
+                "SELECT record FROM records WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+                &[&s, &e],
+            )
             .map_err(err)?;
         Ok(rows.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect())
     }
@@ -318,14 +329,19 @@ impl LogStore for PostgresStore {
     fn checkpoint_at(&mut self, size: u64) -> Result<Option<String>> {
         let row = self
             .client
-            .query_opt("SELECT note FROM checkpoints WHERE size = $1", &[&index_to_sql(BACKEND, size)?])
+            .query_opt(
+                "SELECT note FROM checkpoints WHERE size = $1",
+                &[&index_to_sql(BACKEND, size)?],
+            )
             .map_err(err)?;
         Ok(row.map(|r| r.get(0)))
     }
 
     fn checkpoints(&mut self) -> Result<Vec<(u64, String)>> {
-        let rows =
-            self.client.query("SELECT size, note FROM checkpoints ORDER BY size", &[]).map_err(err)?;
+        let rows = self
+            .client
+            .query("SELECT size, note FROM checkpoints ORDER BY size", &[])
+            .map_err(err)?;
         rows.iter().map(|r| index_from_sql(BACKEND, r.get(0)).map(|s| (s, r.get(1)))).collect()
     }
 

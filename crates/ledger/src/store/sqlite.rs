@@ -87,13 +87,13 @@ impl LogStore for SqliteStore {
 
     fn append(&mut self, records: &[Vec<u8>]) -> Result<Vec<u64>> {
         // IMMEDIATE takes the write lock up front, so the size read below cannot go stale.
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let tx =
+            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         let size = Self::size_in(&tx)?;
         let frontier = read_frontier(size, |ids| hashes_in(&tx, ids))?;
         let plan = {
-            let mut find = tx
-                .prepare_cached("SELECT idx FROM records WHERE content_id = ?1")
-                .map_err(err)?;
+            let mut find =
+                tx.prepare_cached("SELECT idx FROM records WHERE content_id = ?1").map_err(err)?;
             plan_append(size, &frontier, records, |id| {
                 let i: Option<i64> =
                     find.query_row([id_to_sql(id)], |r| r.get(0)).optional().map_err(err)?;
@@ -106,8 +106,9 @@ impl LogStore for SqliteStore {
                     "INSERT INTO records (idx, content_id, media_sha256, record) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(err)?;
-            let mut ins_fp =
-                tx.prepare_cached("INSERT INTO fingerprints (idx, fp) VALUES (?1, ?2)").map_err(err)?;
+            let mut ins_fp = tx
+                .prepare_cached("INSERT INTO fingerprints (idx, fp) VALUES (?1, ?2)")
+                .map_err(err)?;
             for r in &plan.new_records {
                 let idx = index_to_sql(BACKEND, r.index)?;
                 ins.execute(params![idx, id_to_sql(r.content_id), &r.media_sha256[..], r.bytes])
@@ -241,10 +242,11 @@ impl LogStore for SqliteStore {
         let mut rows = stmt.query([]).map_err(err)?;
         let mut best: Option<(u32, i64)> = None;
         while let Some(row) = rows.next().map_err(err)? {
-            let fp = row.get_ref(1).map_err(err)?.as_blob().map_err(|e| Error::Storage {
-                backend: BACKEND,
-                reason: e.to_string(),
-            })?;
+            let fp = row
+                .get_ref(1)
+                .map_err(err)?
+                .as_blob()
+                .map_err(|e| Error::Storage { backend: BACKEND, reason: e.to_string() })?;
             let d = hamming(fingerprint, fp);
             if d <= max_distance {
                 let idx: i64 = row.get(0).map_err(err)?;
@@ -301,8 +303,7 @@ impl LogStore for SqliteStore {
     fn storage_bytes(&mut self) -> Result<Option<u64>> {
         // Checkpoint the WAL first so the main file holds everything.
         self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(err)?;
-        let pages: i64 =
-            self.conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(err)?;
+        let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(err)?;
         let size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(err)?;
         Ok(Some(index_from_sql(BACKEND, pages.saturating_mul(size))?))
     }

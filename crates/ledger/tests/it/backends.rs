@@ -149,7 +149,9 @@ fn exports_write_tiles_and_jsonl(b: &mut Backend) {
     let e = l.export_tiles(dir.path(), &cp).unwrap();
     // 600 = 2 full level-0 tiles + a partial of 88; level 1 has 2 hashes (partial).
     assert_eq!((e.hash_tiles, e.entry_bundles), (4, 3));
-    for p in ["tile/0/000", "tile/0/001", "tile/0/002.p/88", "tile/1/000.p/2", "tile/entries/002.p/88"] {
+    for p in
+        ["tile/0/000", "tile/0/001", "tile/0/002.p/88", "tile/1/000.p/2", "tile/entries/002.p/88"]
+    {
         assert!(dir.path().join(p).is_file(), "{p}");
     }
     assert_eq!(std::fs::read(dir.path().join("tile/0/000")).unwrap().len(), 8192);

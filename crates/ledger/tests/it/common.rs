@@ -3,9 +3,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use provmark_core::{ContentId, SigningKey};
+use provmark_ledger::store::memory::MemoryStore;
 use provmark_ledger::store::postgres::PostgresStore;
 use provmark_ledger::store::sqlite::SqliteStore;
-use provmark_ledger::store::memory::MemoryStore;
 use provmark_ledger::{Fingerprint, LabelFlags, Ledger, MediaKind, NoteSigner, Record};
 
 pub const PG_ENV: &str = "PROVMARK_TEST_POSTGRES_URL";
@@ -121,7 +121,9 @@ pub struct PgSchema {
 
 impl PgSchema {
     pub fn open(&self) -> Ledger {
-        Ledger::new(Box::new(PostgresStore::connect_in_schema(&self.url, Some(&self.schema)).unwrap()))
+        Ledger::new(Box::new(
+            PostgresStore::connect_in_schema(&self.url, Some(&self.schema)).unwrap(),
+        ))
     }
 
     pub fn client(&self) -> postgres::Client {
@@ -143,16 +145,10 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 pub fn postgres() -> Option<Backend> {
     let url = postgres_url()?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let schema = format!(
-        "t_{}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        nanos
-    );
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let schema =
+        format!("t_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos);
     let pg = PgSchema { url, schema };
     let ledger = pg.open();
     Some(Backend { name: "postgres", ledger, sqlite_path: None, pg: Some(pg), _dir: None })

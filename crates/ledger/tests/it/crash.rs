@@ -48,8 +48,12 @@ fn kill_dash_nine_during_appends_loses_nothing_committed() {
         }
         child.wait().unwrap();
         for line in reader.join().unwrap() {
-            let parts: Vec<u64> =
-                line.strip_prefix("committed ").unwrap().split(' ').map(|x| x.parse().unwrap()).collect();
+            let parts: Vec<u64> = line
+                .strip_prefix("committed ")
+                .unwrap()
+                .split(' ')
+                .map(|x| x.parse().unwrap())
+                .collect();
             reported.push((parts[0], parts[1], parts[2]));
         }
 
@@ -70,7 +74,10 @@ fn kill_dash_nine_during_appends_loses_nothing_committed() {
         assert_eq!(size % BATCH, 0, "round {round}: a partial batch was committed");
         let last_id = ContentId::from_u64(mix(size.saturating_sub(1)));
         if size > 0 {
-            assert_eq!(ledger.store_mut().find_content_id(last_id.as_u64()).unwrap(), Some(size - 1));
+            assert_eq!(
+                ledger.store_mut().find_content_id(last_id.as_u64()).unwrap(),
+                Some(size - 1)
+            );
         }
     }
     assert!(kills >= 3, "only {kills} runs were killed mid-way; the test proved little");

@@ -1,7 +1,7 @@
 //! Altering any stored byte (record, hash, index column, checkpoint) is caught by `verify`,
 //! which names the first bad entry.
 
-use provmark_ledger::merkle::{NodeId, Hash};
+use provmark_ledger::merkle::{Hash, NodeId};
 use provmark_ledger::{Ledger, NoteVerifier, ProblemKind};
 
 use crate::common::{self, records, signer, Backend};
@@ -21,15 +21,22 @@ impl Raw for rusqlite::Connection {
             .unwrap()
     }
     fn set_blob(&mut self, table: &str, col: &str, key: &str, k: i64, v: &[u8]) {
-        self.execute(&format!("UPDATE {table} SET {col} = ?1 WHERE {key} = ?2"), rusqlite::params![v, k])
-            .unwrap();
+        self.execute(
+            &format!("UPDATE {table} SET {col} = ?1 WHERE {key} = ?2"),
+            rusqlite::params![v, k],
+        )
+        .unwrap();
     }
     fn get_text(&mut self, size: i64) -> String {
-        self.query_row("SELECT note FROM checkpoints WHERE size = ?1", [size], |r| r.get(0)).unwrap()
+        self.query_row("SELECT note FROM checkpoints WHERE size = ?1", [size], |r| r.get(0))
+            .unwrap()
     }
     fn set_text(&mut self, size: i64, v: &str) {
-        self.execute("UPDATE checkpoints SET note = ?1 WHERE size = ?2", rusqlite::params![v, size])
-            .unwrap();
+        self.execute(
+            "UPDATE checkpoints SET note = ?1 WHERE size = ?2",
+            rusqlite::params![v, size],
+        )
+        .unwrap();
     }
     fn exec(&mut self, sql: &str) {
         self.execute_batch(sql).unwrap();
@@ -38,10 +45,13 @@ impl Raw for rusqlite::Connection {
 
 impl Raw for postgres::Client {
     fn get_blob(&mut self, table: &str, col: &str, key: &str, k: i64) -> Vec<u8> {
-        self.query_one(&format!("SELECT {col} FROM {table} WHERE {key} = $1"), &[&k]).unwrap().get(0)
+        self.query_one(&format!("SELECT {col} FROM {table} WHERE {key} = $1"), &[&k])
+            .unwrap()
+            .get(0)
     }
     fn set_blob(&mut self, table: &str, col: &str, key: &str, k: i64, v: &[u8]) {
-        self.execute(&format!("UPDATE {table} SET {col} = $1 WHERE {key} = $2"), &[&v, &k]).unwrap();
+        self.execute(&format!("UPDATE {table} SET {col} = $1 WHERE {key} = $2"), &[&v, &k])
+            .unwrap();
     }
     fn get_text(&mut self, size: i64) -> String {
         self.query_one("SELECT note FROM checkpoints WHERE size = $1", &[&size]).unwrap().get(0)
@@ -91,8 +101,14 @@ fn check_all(l: &mut Ledger, raw: &mut dyn Raw, v: &NoteVerifier, every_record_b
                 bad[p] ^= flip;
                 raw.set_blob("records", "record", "idx", i, &bad);
                 let report = l.verify(Some(v)).unwrap();
-                let problem = report.problem.unwrap_or_else(|| panic!("record {i} byte {p} not caught"));
-                assert_eq!(problem.index, Some(i as u64), "record {i} byte {p}: {}", problem.detail);
+                let problem =
+                    report.problem.unwrap_or_else(|| panic!("record {i} byte {p} not caught"));
+                assert_eq!(
+                    problem.index,
+                    Some(i as u64),
+                    "record {i} byte {p}: {}",
+                    problem.detail
+                );
             }
         }
         raw.set_blob("records", "record", "idx", i, &orig);
@@ -148,7 +164,13 @@ fn check_all(l: &mut Ledger, raw: &mut dyn Raw, v: &NoteVerifier, every_record_b
             bad[p] ^= 0x01;
             let bad = String::from_utf8(bad).unwrap();
             raw.set_text(size, &bad);
-            expect(l, v, ProblemKind::Checkpoint, size as u64, &format!("checkpoint {size} byte {p}"));
+            expect(
+                l,
+                v,
+                ProblemKind::Checkpoint,
+                size as u64,
+                &format!("checkpoint {size} byte {p}"),
+            );
         }
         raw.set_text(size, &orig);
     }
