@@ -89,7 +89,7 @@ pub(crate) fn verify(
                 (Some(row), Some((id, sha, fp))) => {
                     row.index == i
                         && row.content_id == id
-                        && row.media_sha256 == sha
+                        && row.media_key == crate::store::media_key(&sha)
                         && row.fingerprint == fp
                 }
                 _ => false,

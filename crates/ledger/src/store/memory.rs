@@ -57,7 +57,7 @@ impl LogStore for MemoryStore {
             self.rows.push(IndexRow {
                 index: r.index,
                 content_id: r.content_id,
-                media_sha256: r.media_sha256,
+                media_key: super::media_key(&r.media_sha256),
                 fingerprint: r.fingerprint,
             });
             self.by_id.insert(r.content_id, r.index);

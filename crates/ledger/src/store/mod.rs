@@ -2,8 +2,9 @@
 //!
 //! # What a store keeps
 //!
-//! * the encoded records by index, with their content ID and media hash in indexed columns
-//!   (content IDs are unique) and their fingerprint, if any, in a side table;
+//! * the encoded records by index, with their content ID and the first 8 bytes of their
+//!   media hash in indexed integer columns (content IDs are unique) and their fingerprint,
+//!   if any, in a side table;
 //! * every stored hash of the Merkle tree ([`crate::merkle`] numbering);
 //! * the signed checkpoints, by tree size.
 //!
@@ -33,8 +34,9 @@ pub struct IndexRow {
     pub index: u64,
     /// Content ID column.
     pub content_id: u64,
-    /// Media hash column.
-    pub media_sha256: Hash,
+    /// Media key column: the first 8 bytes of the media hash (the full hash is in the
+    /// record; the short key keeps the index small, which matters for random inserts).
+    pub media_key: u64,
     /// Fingerprint side-table entry, if any.
     pub fingerprint: Option<[u8; 32]>,
 }
@@ -238,6 +240,18 @@ pub(crate) fn to_hash(backend: &'static str, bytes: &[u8]) -> Result<Hash> {
         backend,
         reason: format!("stored hash has {} bytes, not 32", bytes.len()),
     })
+}
+
+/// The media key of a media hash: its first 8 bytes, big-endian.
+pub(crate) fn media_key(sha256: &Hash) -> u64 {
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&sha256[..8]);
+    u64::from_be_bytes(k)
+}
+
+/// Whether encoded record `bytes` has media hash `sha256`.
+pub(crate) fn has_media_hash(bytes: &[u8], sha256: &Hash) -> bool {
+    indexed_fields(bytes).is_some_and(|(_, sha, _)| &sha == sha256)
 }
 
 pub(crate) fn hamming(a: &[u8; 32], b: &[u8]) -> u32 {

@@ -10,8 +10,8 @@
 use postgres::{Client, NoTls};
 
 use super::{
-    hamming, id_from_sql, id_to_sql, index_from_sql, index_to_sql, plan_append, read_frontier,
-    to_hash, IndexRow, LogStore,
+    hamming, has_media_hash, id_from_sql, id_to_sql, index_from_sql, index_to_sql, media_key,
+    plan_append, read_frontier, to_hash, IndexRow, LogStore,
 };
 use crate::checkpoint::Checkpoint;
 use crate::merkle::Hash;
@@ -28,10 +28,10 @@ INSERT INTO log_state (id, size) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 CREATE TABLE IF NOT EXISTS records (
     idx BIGINT PRIMARY KEY,
     content_id BIGINT NOT NULL UNIQUE,
-    media_sha256 BYTEA NOT NULL,
+    media_key BIGINT NOT NULL,
     record BYTEA NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_media_sha256 ON records (media_sha256);
+CREATE INDEX IF NOT EXISTS records_media_key ON records (media_key);
 CREATE TABLE IF NOT EXISTS fingerprints (idx BIGINT PRIMARY KEY, fp BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS hashes (i BIGINT PRIMARY KEY, h BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (size BIGINT PRIMARY KEY, note TEXT NOT NULL);
@@ -154,7 +154,7 @@ impl LogStore for PostgresStore {
 
         let mut idx = Vec::with_capacity(plan.new_records.len());
         let mut cid = Vec::with_capacity(plan.new_records.len());
-        let mut sha: Vec<&[u8]> = Vec::with_capacity(plan.new_records.len());
+        let mut sha: Vec<i64> = Vec::with_capacity(plan.new_records.len());
         let mut rec: Vec<&[u8]> = Vec::with_capacity(plan.new_records.len());
         let mut fp_idx = Vec::new();
         let mut fp: Vec<&[u8]> = Vec::new();
@@ -162,7 +162,7 @@ impl LogStore for PostgresStore {
             let i = index_to_sql(BACKEND, r.index)?;
             idx.push(i);
             cid.push(id_to_sql(r.content_id));
-            sha.push(&r.media_sha256[..]);
+            sha.push(id_to_sql(media_key(&r.media_sha256)));
             rec.push(r.bytes);
             if let Some(f) = &r.fingerprint {
                 fp_idx.push(i);
@@ -171,8 +171,8 @@ impl LogStore for PostgresStore {
         }
         if !idx.is_empty() {
             tx.execute(
-                "INSERT INTO records (idx, content_id, media_sha256, record) \
-                 SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])",
+                "INSERT INTO records (idx, content_id, media_key, record) \
+                 SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bytea[])",
                 &[&idx, &cid, &sha, &rec],
             )
             .map_err(err)?;
@@ -236,7 +236,7 @@ impl LogStore for PostgresStore {
         let rows = self
             .client
             .query(
-                "SELECT r.idx, r.content_id, r.media_sha256, f.fp FROM records r \
+                "SELECT r.idx, r.content_id, r.media_key, f.fp FROM records r \
                  LEFT JOIN fingerprints f ON f.idx = r.idx \
                  WHERE r.idx >= $1 AND r.idx < $2 ORDER BY r.idx",
                 &[&s, &e],
@@ -247,7 +247,7 @@ impl LogStore for PostgresStore {
             out.push(IndexRow {
                 index: index_from_sql(BACKEND, row.get(0))?,
                 content_id: id_from_sql(row.get(1)),
-                media_sha256: to_hash(BACKEND, row.get::<_, &[u8]>(2))?,
+                media_key: id_from_sql(row.get(2)),
                 fingerprint: row
                     .get::<_, Option<&[u8]>>(3)
                     .map(|f| to_hash(BACKEND, f))
@@ -279,9 +279,15 @@ impl LogStore for PostgresStore {
     fn find_media_sha256(&mut self, sha256: &Hash) -> Result<Vec<u64>> {
         let rows = self
             .client
-            .query("SELECT idx FROM records WHERE media_sha256 = $1 ORDER BY idx", &[&&sha256[..]])
+            .query(
+                "SELECT idx, record FROM records WHERE media_key = $1 ORDER BY idx",
+                &[&id_to_sql(media_key(sha256))],
+            )
             .map_err(err)?;
-        rows.iter().map(|r| index_from_sql(BACKEND, r.get(0))).collect()
+        rows.iter()
+            .filter(|r| has_media_hash(r.get::<_, &[u8]>(1), sha256))
+            .map(|r| index_from_sql(BACKEND, r.get(0)))
+            .collect()
     }
 
     fn nearest_fingerprint(
