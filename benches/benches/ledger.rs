@@ -7,6 +7,7 @@
 
 #![allow(missing_docs, reason = "criterion macros generate undocumented items")]
 #![allow(clippy::unwrap_used, reason = "benches fail loudly")]
+#![allow(clippy::print_stderr, reason = "the bench says when it builds its 1M-record log")]
 
 use std::path::PathBuf;
 use std::time::Duration;
