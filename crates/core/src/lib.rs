@@ -31,6 +31,7 @@ pub mod identity;
 pub mod key;
 pub mod payload;
 pub mod spread;
+pub mod verdict;
 
 pub use error::{Error, Result};
 pub use id::ContentId;
