@@ -250,10 +250,15 @@ pub(crate) fn priv_frame(major: u8, owner: &str, data: &[u8]) -> Result<Vec<u8>>
     frame(major, b"PRIV", &body)
 }
 
-/// A whole tag (no unsynchronisation, no extended header, no footer, no padding).
+/// Padding after the last frame. Some readers (exiftool) check a v2.4 frame size by
+/// looking 10 bytes past the frame, so a tag should not end right after its last frame.
+const PADDING: usize = 256;
+
+/// A whole tag (no unsynchronisation, no extended header, no footer; [`PADDING`] zeros).
 pub(crate) fn tag(major: u8, frames: &[u8]) -> Result<Vec<u8>> {
     let mut out = vec![b'I', b'D', b'3', major, 0, 0];
-    out.extend_from_slice(&syncsafe_bytes(frames.len())?);
+    out.extend_from_slice(&syncsafe_bytes(frames.len() + PADDING)?);
     out.extend_from_slice(frames);
+    out.resize(out.len() + PADDING, 0);
     Ok(out)
 }
