@@ -508,22 +508,29 @@ pub fn merge(existing: Option<&str>, props: &XmpProps<'_>) -> Result<String> {
     spans.sort_unstable();
     let mut out = String::with_capacity(base.len() + desc.len());
     let mut pos = 0;
+    let mut inserted = false;
     for (start, end) in spans {
         if start < pos {
             continue; // nested inside a removed range
         }
-        if start > close_at {
-            break;
+        if (start..end).contains(&close_at) {
+            return Err(err("`rdf:RDF` end tag inside a property"));
+        }
+        if !inserted && close_at < start {
+            out.push_str(&base[pos..close_at]);
+            out.push_str(&desc);
+            pos = close_at;
+            inserted = true;
         }
         out.push_str(&base[pos..start]);
         pos = end;
     }
-    if pos > close_at {
-        return Err(err("`rdf:RDF` end tag inside a property"));
+    if !inserted {
+        out.push_str(&base[pos..close_at]);
+        out.push_str(&desc);
+        pos = close_at;
     }
-    out.push_str(&base[pos..close_at]);
-    out.push_str(&desc);
-    out.push_str(&base[close_at..]);
+    out.push_str(&base[pos..]);
     Ok(out)
 }
 
