@@ -32,7 +32,9 @@ fn provider() -> (SigningKey, ProviderInfo) {
     let vk = key.verifying_key();
     let info = ProviderInfo {
         name: "fuzz".into(),
-        producer_code: "001191440300708461136T1XGW3".parse::<ProducerCode>().unwrap_or_else(|_| unreachable!()),
+        producer_code: "001191440300708461136T1XGW3"
+            .parse::<ProducerCode>()
+            .unwrap_or_else(|_| unreachable!()),
         public_key: hex::encode(vk.as_bytes()),
         key_id: vk.key_id().to_string(),
         detection_key: None,
@@ -79,14 +81,22 @@ pub fn container_target(data: &[u8]) -> String {
 pub fn xmp_target(data: &[u8]) -> String {
     let text = String::from_utf8_lossy(data);
     let found = xmp::scan(&text);
-    let props = xmp::XmpProps { label_json: Some("{\"Label\":\"1\"}"), digital_source_type: None, provenance: None };
+    let props = xmp::XmpProps {
+        label_json: Some("{\"Label\":\"1\"}"),
+        digital_source_type: None,
+        provenance: None,
+    };
     let merged = xmp::merge(Some(&text), &props);
     if let Ok(m) = &merged {
         let again = xmp::scan(m).map(|f| f.labels.len());
         assert_eq!(again.ok(), Some(1), "merged packet must hold exactly one label");
     }
     let _ = xmp::strip(&text);
-    format!("{}|{}", found.map(|f| f.labels.len() * 10 + f.digital_source_types.len()).unwrap_or(99), merged.is_ok())
+    format!(
+        "{}|{}",
+        found.map(|f| f.labels.len() * 10 + f.digital_source_types.len()).unwrap_or(99),
+        merged.is_ok()
+    )
 }
 
 /// Label and SecurityData parsers on arbitrary text.

@@ -18,7 +18,8 @@ use provmark_fuzz::{stamp, Target, TARGETS};
 use sha2::{Digest, Sha256};
 
 const MAX_INPUT: usize = 64 * 1024;
-const INTERESTING: [u32; 10] = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 0x7FFF_FFFF, 0xFFFF_FFFF, 0x1000_0000];
+const INTERESTING: [u32; 10] =
+    [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 0x7FFF_FFFF, 0xFFFF_FFFF, 0x1000_0000];
 
 struct Rng(u64);
 
@@ -31,7 +32,11 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
@@ -40,8 +45,14 @@ fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
     for _ in 0..1 + rng.below(4) {
         let len = d.len();
         match rng.below(8) {
-            0 if len > 0 => { let i = rng.below(len); d[i] ^= 1 << rng.below(8); }
-            1 if len > 0 => { let i = rng.below(len); d[i] = rng.next() as u8; }
+            0 if len > 0 => {
+                let i = rng.below(len);
+                d[i] ^= 1 << rng.below(8);
+            }
+            1 if len > 0 => {
+                let i = rng.below(len);
+                d[i] = rng.next() as u8;
+            }
             2 if len >= 4 => {
                 // Overwrite a plausible length field with an interesting value.
                 let i = rng.below(len - 3);
@@ -49,14 +60,20 @@ fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
                 let b = if rng.below(2) == 0 { v.to_be_bytes() } else { v.to_le_bytes() };
                 d[i..i + 4].copy_from_slice(&b);
             }
-            3 if len > 0 => { let a = rng.below(len); let b = (a + 1 + rng.below(64)).min(len); d.drain(a..b); }
+            3 if len > 0 => {
+                let a = rng.below(len);
+                let b = (a + 1 + rng.below(64)).min(len);
+                d.drain(a..b);
+            }
             4 => {
                 let at = rng.below(len + 1);
                 let n = 1 + rng.below(32);
                 let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
                 d.splice(at..at, bytes);
             }
-            5 if len > 0 => { d.truncate(rng.below(len)); }
+            5 if len > 0 => {
+                d.truncate(rng.below(len));
+            }
             6 if !corpus.is_empty() => {
                 // Splice a piece of another input.
                 let other = &corpus[rng.below(corpus.len())];
@@ -87,14 +104,16 @@ fn root() -> PathBuf {
 }
 
 fn load(dir: &Path) -> Vec<Vec<u8>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(dir).map(|r| r.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     files.sort();
     files.into_iter().filter(|p| p.is_file()).filter_map(|p| std::fs::read(p).ok()).collect()
 }
 
 fn save_crash(target: &Target, input: &[u8]) -> PathBuf {
     let hash = hex::encode(&Sha256::digest(input)[..8]);
-    let path = root().join("../../testdata/regression").join(format!("crash-{}-{hash}.bin", target.name));
+    let path =
+        root().join("../../testdata/regression").join(format!("crash-{}-{hash}.bin", target.name));
     let _ = std::fs::write(&path, input);
     path
 }
@@ -116,7 +135,9 @@ fn fuzz(target: &Target, budget: Duration, seed: u64) -> Result<(u64, usize), Pa
     let mut seen = HashSet::new();
     for input in &corpus {
         match run_one(target, input) {
-            Ok(f) => { seen.insert(f); }
+            Ok(f) => {
+                seen.insert(f);
+            }
             Err(()) => return Err(save_crash(target, input)),
         }
     }
@@ -141,7 +162,8 @@ fn fuzz(target: &Target, budget: Duration, seed: u64) -> Result<(u64, usize), Pa
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let value =
+        |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     if args.iter().any(|a| a == "--make-seeds") {
         let dir = root().join("corpus/container");
         for (i, input) in load(&dir).iter().enumerate() {
@@ -171,7 +193,10 @@ fn main() {
     panic::set_hook(Box::new(|info| eprintln!("panic: {info}")));
     for t in TARGETS.iter().filter(|t| only.as_deref().is_none_or(|o| o == t.name)) {
         match fuzz(t, Duration::from_secs(seconds), seed) {
-            Ok((execs, outcomes)) => println!("{}: {execs} executions in {seconds} s, {outcomes} distinct outcomes, no crash", t.name),
+            Ok((execs, outcomes)) => println!(
+                "{}: {execs} executions in {seconds} s, {outcomes} distinct outcomes, no crash",
+                t.name
+            ),
             Err(path) => {
                 eprintln!("{}: crash saved to {}", t.name, path.display());
                 std::process::exit(1);

@@ -212,13 +212,3 @@ fn crc32_matches_the_png_check_value() {
 
 mod foreign;
 mod metadata_only;
-
-#[test]
-#[ignore = "writes stamped samples to /tmp/meta for manual inspection"]
-fn dump_stamped_samples() {
-    for name in FILES {
-        let out = stamp(&testdata(name));
-        let file = std::path::Path::new(name).file_name().unwrap();
-        std::fs::write(std::path::Path::new("/tmp/meta").join(file), out).unwrap();
-    }
-}

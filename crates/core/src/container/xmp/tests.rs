@@ -78,7 +78,11 @@ fn malformed_packets_are_errors_not_panics() {
 fn labels_outside_rdf_are_removed_too() {
     let packet = format!("<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf='{RDF}'></rdf:RDF><T:AIGC xmlns:T='http://www.tc260.org.cn/ns/AIGC/1.0/'>old</T:AIGC></x:xmpmeta>");
     assert_eq!(scan(&packet).unwrap().labels.len(), 1);
-    let merged = merge(Some(&packet), &XmpProps { label_json: Some("new"), digital_source_type: None, provenance: None }).unwrap();
+    let merged = merge(
+        Some(&packet),
+        &XmpProps { label_json: Some("new"), digital_source_type: None, provenance: None },
+    )
+    .unwrap();
     let labels = scan(&merged).unwrap().labels;
     assert_eq!(labels, vec![("new".to_owned(), vec![])]);
 }
