@@ -226,7 +226,7 @@ pub fn verify(
                 None,
             )
         });
-        let p = party(
+        let mut p = party(
             &label.reserved_code1,
             &label.producer_message(&label.label),
             &label.content_producer,
@@ -234,6 +234,13 @@ pub fn verify(
             keyring,
             Some(label),
         );
+        // The producer signed the `Label` recorded in `TBSData`; a different current value is
+        // only legitimate when a propagator signed it.
+        let signed = security::parse(&label.reserved_code1).ok().and_then(|sd| sd.signed_label);
+        let propagator_ok = prop.as_ref().is_some_and(|pr| pr.signature == SignatureStatus::Valid);
+        if signed.is_some_and(|s| s != label.label) && !propagator_ok {
+            p.signature = SignatureStatus::Invalid;
+        }
         if let Some(pr) = &prop {
             if pr.signature != SignatureStatus::Valid {
                 verdict

@@ -212,3 +212,14 @@ fn crc32_matches_the_png_check_value() {
 
 mod foreign;
 mod metadata_only;
+
+#[test]
+fn changing_label_without_a_propagator_signature_is_invalid() {
+    let p = producer();
+    let out = stamp(&testdata(FILES[4]));
+    let at = out.windows(11).position(|w| w == br#"{"Label":"1"#).unwrap();
+    let mut m = out.clone();
+    m[at + 10] = b'2';
+    let v = verify(&read_metadata(&m), Some(&media_hash(&m).unwrap()), &keyring(&[&p]));
+    assert_eq!(v.producer.unwrap().signature, SignatureStatus::Invalid);
+}
