@@ -16,6 +16,8 @@ const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
 const EXIF_ID: &[u8] = b"Exif\0\0";
 /// Largest XMP packet in one APP1 segment (65535 - 2 length bytes - 29 namespace bytes).
 const MAX_XMP: usize = 65535 - 2 - 29;
+/// Largest number of marker segments (real files have tens; scans count once).
+const MAX_SEGMENTS: usize = 65_536;
 
 struct Segment {
     marker: u8,
@@ -31,6 +33,13 @@ fn segments(b: &[u8]) -> Result<Vec<Segment>> {
     let mut out = vec![Segment { marker: 0xD8, raw: 0..2, payload: 2..2 }];
     let mut at = 2;
     loop {
+        if out.len() > MAX_SEGMENTS {
+            return Err(Error::Limits {
+                what: "JPEG marker segments",
+                actual: out.len() as u64,
+                limit: MAX_SEGMENTS as u64,
+            });
+        }
         // Fill bytes (0xFF) may precede a marker.
         let start = at;
         while b.get(at) == Some(&0xFF) && b.get(at + 1) == Some(&0xFF) {

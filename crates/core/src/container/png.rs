@@ -22,6 +22,9 @@ const BOUND_ANCILLARY: [&[u8; 4]; 12] = [
     b"fcTL", b"fdAT",
 ];
 
+/// Largest number of chunks (a 1 GB image in 8 KiB IDAT chunks has about 131 000).
+const MAX_CHUNKS: usize = 1 << 20;
+
 struct Chunk {
     ty: [u8; 4],
     /// The whole chunk: length, type, data, CRC.
@@ -36,6 +39,13 @@ fn chunks(b: &[u8]) -> Result<Vec<Chunk>> {
     let mut out = Vec::new();
     let mut at = SIGNATURE.len();
     while at < b.len() {
+        if out.len() >= MAX_CHUNKS {
+            return Err(Error::Limits {
+                what: "PNG chunks",
+                actual: out.len() as u64,
+                limit: MAX_CHUNKS as u64,
+            });
+        }
         let len =
             be32(b, at).ok_or_else(|| Error::decode("PNG", "truncated chunk header"))? as usize;
         let ty: [u8; 4] = b

@@ -5,6 +5,9 @@ use std::ops::Range;
 use super::le32;
 use crate::{Error, Result};
 
+/// Largest number of chunks in one list.
+const MAX_CHUNKS: usize = 1 << 20;
+
 pub(crate) struct Chunk {
     pub id: [u8; 4],
     /// Header, data and pad byte.
@@ -31,6 +34,13 @@ pub(crate) fn chunk_list(
 ) -> Result<Vec<Chunk>> {
     let mut out = Vec::new();
     while at + 8 <= end {
+        if out.len() >= MAX_CHUNKS {
+            return Err(Error::Limits {
+                what: "RIFF chunks",
+                actual: out.len() as u64,
+                limit: MAX_CHUNKS as u64,
+            });
+        }
         let id: [u8; 4] = [b[at], b[at + 1], b[at + 2], b[at + 3]];
         let len = le32(b, at + 4).unwrap_or(0) as usize;
         let data_end = at + 8 + len;

@@ -12,6 +12,8 @@ use crate::{Error, Result};
 /// Largest XMP packet we parse (bytes).
 pub const MAX_PACKET: usize = 8 * 1024 * 1024;
 const MAX_DEPTH: usize = 256;
+/// Largest number of tokens plus attributes in one packet (real packets have a few hundred).
+const MAX_ITEMS: usize = 100_000;
 const RDF_NS: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
@@ -79,7 +81,19 @@ fn tokenize(s: &str) -> Result<Vec<Token<'_>>> {
     let b = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
+    let mut items = 0usize;
     while i < b.len() {
+        items += 1 + out.last().map_or(0, |t: &Token<'_>| match &t.kind {
+            Kind::Open { attrs, .. } => attrs.len(),
+            _ => 0,
+        });
+        if items > MAX_ITEMS {
+            return Err(Error::Limits {
+                what: "XMP tokens",
+                actual: items as u64,
+                limit: MAX_ITEMS as u64,
+            });
+        }
         if b[i] != b'<' {
             let end = find(s, i, "<").unwrap_or(b.len());
             out.push(Token { kind: Kind::Text(&s[i..end]), start: i, end });
@@ -154,6 +168,9 @@ fn open_tag(s: &str, start: usize) -> Result<(Token<'_>, usize)> {
         }
         if i == an {
             return Err(err(format!("bad attribute at byte {i}")));
+        }
+        if attrs.len() >= MAX_ITEMS {
+            return Err(err("too many attributes"));
         }
         let aname = &s[an..i];
         while i < b.len() && b[i].is_ascii_whitespace() {
