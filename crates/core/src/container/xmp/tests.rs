@@ -86,3 +86,13 @@ fn labels_outside_rdf_are_removed_too() {
     let labels = scan(&merged).unwrap().labels;
     assert_eq!(labels, vec![("new".to_owned(), vec![])]);
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_value_survives_escape_merge_and_scan(value in "[ -~\u{4e00}-\u{4e10}]{0,80}") {
+        let props = XmpProps { label_json: Some(&value), digital_source_type: None, provenance: None };
+        let packet = merge(None, &props).unwrap();
+        let found = scan(&packet).unwrap();
+        proptest::prop_assert_eq!(&found.labels[0].0, value.trim());
+    }
+}

@@ -78,3 +78,15 @@ fn annex_e_charset_is_enforced() {
         assert!(!annex_e_char(bad));
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_label_round_trips_through_json(fields in proptest::array::uniform7("[!-~]{0,40}")) {
+        let [label, content_producer, produce_id, reserved_code1, content_propagator, propagate_id, reserved_code2] = fields;
+        let l = AigcLabel { label, content_producer, produce_id, reserved_code1, content_propagator, propagate_id, reserved_code2 };
+        let bare = parse_label(&l.to_json()).unwrap();
+        proptest::prop_assert_eq!(&bare.label, &l);
+        proptest::prop_assert!(bare.issues.is_empty());
+        proptest::prop_assert_eq!(&parse_label(&l.to_wrapped_json()).unwrap().label, &l);
+    }
+}
