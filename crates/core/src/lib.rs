@@ -31,6 +31,9 @@ pub mod id;
 pub mod identity;
 pub mod key;
 pub mod manifest;
+pub mod payload;
+pub mod spread;
+pub mod verdict;
 
 pub use error::{Error, Result};
 pub use id::ContentId;

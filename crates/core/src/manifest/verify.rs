@@ -5,7 +5,8 @@ use crate::manifest::provenance::Provenance;
 use crate::manifest::report::MetadataReport;
 use crate::manifest::security::{self, SecurityData};
 use crate::manifest::TRAINED_ALGORITHMIC_MEDIA;
-use crate::{Keyring, VerifyingKey};
+use crate::verdict::LabelEvidence;
+use crate::{ContentId, Keyring, VerifyingKey};
 
 /// The GB 45438 label status, as in the public verifiers (AigcTotal's four verdicts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +141,8 @@ pub struct Verification {
     pub digital_source_type: bool,
     /// Whether a C2PA manifest store is present.
     pub c2pa_present: bool,
+    /// The label's `ProduceID` as a content id, if it is one.
+    pub produce_id: Option<ContentId>,
 }
 
 impl Verification {
@@ -150,6 +153,30 @@ impl Verification {
         self.producer.as_ref().is_some_and(PartyCheck::is_good)
             && self.propagator.as_ref().is_none_or(PartyCheck::is_good)
             && self.provenance == ProvenanceStatus::Valid
+    }
+
+    /// The label's evidence for [`crate::verdict::judge`]: `signature_ok` is `Some(true)` for
+    /// a valid producer signature (label and binding) under a known key, `Some(false)` for an
+    /// invalid one, `None` when it cannot be checked (no signature, unknown key, unsupported
+    /// algorithm); `binding_ok` is `None` when not checked. `None` without a label.
+    #[must_use]
+    pub fn label_evidence(&self) -> Option<LabelEvidence> {
+        let p = self.producer.as_ref()?;
+        let known = matches!(p.key, KeyStatus::Known { .. });
+        let signature_ok = match (&p.signature, p.binding) {
+            (SignatureStatus::Invalid, _) | (_, BindingStatus::Unsigned) => Some(false),
+            (SignatureStatus::Valid, _) if matches!(p.key, KeyStatus::CodeMismatch { .. }) => {
+                Some(false)
+            }
+            (SignatureStatus::Valid, _) if known => Some(true),
+            _ => None,
+        };
+        let binding_ok = match p.binding {
+            BindingStatus::Match => Some(true),
+            BindingStatus::Mismatch => Some(false),
+            _ => None,
+        };
+        Some(LabelEvidence { produce_id: self.produce_id, signature_ok, binding_ok })
     }
 
     /// Whether any signed binding no longer matches the media (re-encoded or edited).
@@ -263,6 +290,7 @@ pub fn verify(
         provenance,
         digital_source_type,
         c2pa_present: report.has_c2pa(),
+        produce_id: first.and_then(|l| l.produce_id.parse().ok()),
     }
 }
 

@@ -82,6 +82,9 @@ fn write_then_read_is_compliant_and_authentic_in_every_format() {
         assert_eq!(v.label.status, LabelStatus::Compliant, "{name}: {:?}", v.label.reasons);
         assert!(v.is_authentic(), "{name}: {v:?}");
         assert!(v.digital_source_type, "{name}");
+        let evidence = v.label_evidence().unwrap();
+        assert_eq!(evidence.produce_id, Some(ContentId::from_u64(0x0123_4567_89ab_cdef)));
+        assert_eq!((evidence.signature_ok, evidence.binding_ok), (Some(true), Some(true)));
         let label = &report.labels[0].parsed.as_ref().unwrap().label;
         assert_eq!(label.produce_id, "0123456789abcdef");
         assert_eq!(label.content_propagator, label.content_producer);
@@ -100,6 +103,8 @@ fn one_byte_media_change_is_a_binding_mismatch() {
         assert_eq!(producer.signature, SignatureStatus::Valid, "{name}");
         assert_eq!(producer.binding, BindingStatus::Mismatch, "{name}");
         assert!(v.binding_mismatch() && !v.is_authentic(), "{name}");
+        let evidence = v.label_evidence().unwrap();
+        assert_eq!((evidence.signature_ok, evidence.binding_ok), (Some(true), Some(false)));
         assert!(matches!(v.provenance, ProvenanceStatus::Invalid(_)), "{name}");
     }
 }
