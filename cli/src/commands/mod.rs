@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns its arguments into library calls.
 
 mod keygen;
+mod label;
 
 use crate::args::{Cli, Command};
 
@@ -23,5 +24,6 @@ pub enum Status {
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Keygen(args) => keygen::run(&args),
+        Command::Label(args) => label::run(&args),
     }
 }

@@ -16,23 +16,23 @@
 //! Neither survives trimming the audio or a large crop: the ledger also keys records by
 //! content ID (the watermark), which does.
 
-mod audio;
-mod image;
+mod audio_print;
+mod image_print;
 
 #[cfg(test)]
 mod tests;
 
-pub use self::audio::audio_fingerprint;
-pub use self::image::{image_fingerprint, luma_fingerprint};
+pub use self::audio_print::audio_fingerprint;
+pub use self::image_print::{image_fingerprint, luma_fingerprint};
 
 /// A 256-bit perceptual fingerprint.
 pub type Fingerprint = [u8; 32];
 
 /// Default near-duplicate radius for image fingerprints, in bits of 256.
-pub const IMAGE_MATCH_RADIUS: u32 = 40;
+pub const IMAGE_MATCH_RADIUS: u32 = 48;
 
 /// Default near-duplicate radius for audio fingerprints, in bits of 256.
-pub const AUDIO_MATCH_RADIUS: u32 = 48;
+pub const AUDIO_MATCH_RADIUS: u32 = 32;
 
 /// The number of differing bits.
 #[must_use]

@@ -31,6 +31,13 @@ mod text;
 #[cfg(test)]
 mod tests;
 
+/// Helpers shared with other modules' tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub(crate) use super::clip::resample;
+    pub(crate) use super::tests::{corpus, read_wav};
+}
+
 use serde::{Deserialize, Serialize};
 
 pub use audio_cue::{

@@ -12,13 +12,15 @@ const PCS: usize = 12;
 /// Lowest and highest analysed frequency (A2 to A7).
 const F_LO: f64 = 110.0;
 const F_HI: f64 = 3520.0;
+/// Analysis frame duration in seconds.
+const FRAME_S: f64 = 0.372;
 /// Longest input analysed, in frames of audio (one hour at 48 kHz), to bound the work.
 const MAX_FRAMES: usize = 3600 * 48_000;
 
 /// The fingerprint of interleaved `samples` at `rate` Hz with `channels` channels.
 ///
-/// The analysis frame is the power of two nearest 0.35 s at the given rate with a quarter-frame
-/// hop, so the result does not depend on the rate; at least about 2 s of audio is needed.
+/// The analysis frame is 0.372 s long at any rate (Hann window, quarter-frame hop), so the
+/// result does not depend on the rate; at least about 1.8 s of audio is needed.
 ///
 /// # Errors
 ///
@@ -40,7 +42,9 @@ pub fn audio_fingerprint(samples: &[f32], rate: u32, channels: u16) -> Result<Fi
         return Err(Error::params("audio", "non-finite samples"));
     }
     let mono: Vec<f32> = samples.chunks_exact(n).map(|f| f.iter().sum::<f32>() / n as f32).collect();
-    let len = ((0.35 * f64::from(rate)).log2().round().exp2()) as usize;
+    // The same frame duration at every rate (realfft handles any length), so that resampled
+    // copies cut the same frames.
+    let len = (FRAME_S * f64::from(rate)).round() as usize;
     let hop = len / 4;
     if mono.len() < len + (SEGMENTS - 1) * hop {
         return Err(Error::params(
