@@ -83,7 +83,8 @@ fn label_image(args: &LabelArgs) -> anyhow::Result<VisibleIdentifier> {
     if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP) {
         bail!("supported image outputs: .png, .jpg/.jpeg, .webp (lossless)");
     }
-    let mut img = image::open(&args.input).with_context(|| format!("cannot read image `{}`", args.input.display()))?;
+    let mut img = image::open(&args.input)
+        .with_context(|| format!("cannot read image `{}`", args.input.display()))?;
     let style = LabelStyle::builder()
         .text(LabelText::new(&args.text)?)
         .position(args.position.parse()?)
@@ -101,7 +102,8 @@ fn save_image(img: &DynamicImage, out: &Path, format: ImageFormat) -> anyhow::Re
         ImageFormat::Jpeg => {
             let w = BufWriter::new(File::create(out).with_context(context)?);
             let rgb = DynamicImage::ImageRgb8(img.to_rgb8());
-            rgb.write_with_encoder(JpegEncoder::new_with_quality(w, JPEG_QUALITY)).with_context(context)
+            rgb.write_with_encoder(JpegEncoder::new_with_quality(w, JPEG_QUALITY))
+                .with_context(context)
         }
         ImageFormat::WebP => {
             // The WebP encoder takes 8-bit RGB(A) only.
@@ -118,7 +120,8 @@ fn save_image(img: &DynamicImage, out: &Path, format: ImageFormat) -> anyhow::Re
 
 /// Reads a WAV file as interleaved f32 in [-1, 1].
 fn read_wav(path: &Path) -> anyhow::Result<(Vec<f32>, hound::WavSpec)> {
-    let mut r = hound::WavReader::open(path).with_context(|| format!("cannot read WAV `{}`", path.display()))?;
+    let mut r = hound::WavReader::open(path)
+        .with_context(|| format!("cannot read WAV `{}`", path.display()))?;
     let spec = r.spec();
     let samples: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Float => r.samples::<f32>().collect::<Result<_, _>>()?,
@@ -150,7 +153,8 @@ fn label_audio(args: &LabelArgs) -> anyhow::Result<VisibleIdentifier> {
             transcript: LabelText::new(transcript)?,
         });
     }
-    let placement = apply_audio_cue(&mut samples, spec.sample_rate, spec.channels, &builder.build()?)?;
+    let placement =
+        apply_audio_cue(&mut samples, spec.sample_rate, spec.channels, &builder.build()?)?;
     // Same rate, channels, bit depth and sample format as the input.
     let mut w = hound::WavWriter::create(&args.output, spec)
         .with_context(|| format!("cannot write `{}`", args.output.display()))?;

@@ -26,11 +26,11 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod fingerprint;
 pub mod id;
 pub mod identity;
 pub mod key;
 pub mod visible;
-pub mod fingerprint;
 
 pub use error::{Error, Result};
 pub use id::ContentId;

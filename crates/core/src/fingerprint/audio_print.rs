@@ -36,12 +36,17 @@ pub fn audio_fingerprint(samples: &[f32], rate: u32, channels: u16) -> Result<Fi
     }
     let frames = samples.len() / n;
     if frames > MAX_FRAMES {
-        return Err(Error::Limits { what: "audio frames", actual: frames as u64, limit: MAX_FRAMES as u64 });
+        return Err(Error::Limits {
+            what: "audio frames",
+            actual: frames as u64,
+            limit: MAX_FRAMES as u64,
+        });
     }
     if samples.iter().any(|v| !v.is_finite()) {
         return Err(Error::params("audio", "non-finite samples"));
     }
-    let mono: Vec<f32> = samples.chunks_exact(n).map(|f| f.iter().sum::<f32>() / n as f32).collect();
+    let mono: Vec<f32> =
+        samples.chunks_exact(n).map(|f| f.iter().sum::<f32>() / n as f32).collect();
     // The same frame duration at every rate (realfft handles any length), so that resampled
     // copies cut the same frames.
     let len = (FRAME_S * f64::from(rate)).round() as usize;
@@ -86,8 +91,9 @@ pub fn audio_fingerprint(samples: &[f32], rate: u32, channels: u16) -> Result<Fi
 fn frame_chroma(mono: &[f32], rate: u32, len: usize, hop: usize) -> Result<Vec<[f64; PCS]>> {
     let mut planner = RealFftPlanner::<f32>::new();
     let fft = planner.plan_fft_forward(len);
-    let window: Vec<f32> =
-        (0..len).map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / len as f64).cos()) as f32).collect();
+    let window: Vec<f32> = (0..len)
+        .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / len as f64).cos()) as f32)
+        .collect();
     // Pitch class of each analysed bin.
     let bin_hz = f64::from(rate) / len as f64;
     let bins: Vec<(usize, usize)> = (1..len / 2)
@@ -107,7 +113,8 @@ fn frame_chroma(mono: &[f32], rate: u32, len: usize, hop: usize) -> Result<Vec<[
         for ((d, &x), &w) in input.iter_mut().zip(&mono[start..start + len]).zip(&window) {
             *d = x * w;
         }
-        fft.process(&mut input, &mut spectrum).map_err(|e| Error::decode("audio spectrum", e.to_string()))?;
+        fft.process(&mut input, &mut spectrum)
+            .map_err(|e| Error::decode("audio spectrum", e.to_string()))?;
         let mut c = [0.0f64; PCS];
         for &(b, p) in &bins {
             c[p] += f64::from(spectrum[b].norm());

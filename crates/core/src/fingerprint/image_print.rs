@@ -93,13 +93,15 @@ fn tent_blur(g: &[f64]) -> Vec<f64> {
     let mut tmp = vec![0.0; SIDE * SIDE];
     for y in 0..SIDE as isize {
         for x in 0..SIDE as isize {
-            tmp[y as usize * SIDE + x as usize] = (at(g, x - 1, y) + 2.0 * at(g, x, y) + at(g, x + 1, y)) / 4.0;
+            tmp[y as usize * SIDE + x as usize] =
+                (at(g, x - 1, y) + 2.0 * at(g, x, y) + at(g, x + 1, y)) / 4.0;
         }
     }
     let mut out = vec![0.0; SIDE * SIDE];
     for y in 0..SIDE as isize {
         for x in 0..SIDE as isize {
-            out[y as usize * SIDE + x as usize] = (at(&tmp, x, y - 1) + 2.0 * at(&tmp, x, y) + at(&tmp, x, y + 1)) / 4.0;
+            out[y as usize * SIDE + x as usize] =
+                (at(&tmp, x, y - 1) + 2.0 * at(&tmp, x, y) + at(&tmp, x, y + 1)) / 4.0;
         }
     }
     out

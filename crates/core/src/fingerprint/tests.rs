@@ -21,14 +21,21 @@ fn distinct_images() -> Vec<(String, DynamicImage)> {
     if c.is_empty() {
         return images();
     }
-    c.into_iter().map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), image::open(&p).unwrap())).collect()
+    c.into_iter()
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), image::open(&p).unwrap()))
+        .collect()
 }
 
 fn images() -> Vec<(String, DynamicImage)> {
-    let mut paths: Vec<PathBuf> = ["images/rgb8-451x300-chelsea.png", "images/rgb8-640x427-rocket.jpg", "images/gray8-512x512-camera.png", "images/rgb8-512x512-astronaut.webp"]
-        .iter()
-        .map(|p| testdata(p))
-        .collect();
+    let mut paths: Vec<PathBuf> = [
+        "images/rgb8-451x300-chelsea.png",
+        "images/rgb8-640x427-rocket.jpg",
+        "images/gray8-512x512-camera.png",
+        "images/rgb8-512x512-astronaut.webp",
+    ]
+    .iter()
+    .map(|p| testdata(p))
+    .collect();
     paths.extend(corpus("image"));
     paths
         .into_iter()
@@ -38,7 +45,9 @@ fn images() -> Vec<(String, DynamicImage)> {
 
 fn jpeg(img: &DynamicImage, quality: u8) -> DynamicImage {
     let mut buf = Vec::new();
-    DynamicImage::ImageRgb8(img.to_rgb8()).write_with_encoder(JpegEncoder::new_with_quality(&mut buf, quality)).unwrap();
+    DynamicImage::ImageRgb8(img.to_rgb8())
+        .write_with_encoder(JpegEncoder::new_with_quality(&mut buf, quality))
+        .unwrap();
     image::load_from_memory(&buf).unwrap()
 }
 
@@ -61,7 +70,8 @@ fn image_attacks(img: &DynamicImage) -> Vec<(&'static str, u32)> {
         ("gray", DynamicImage::ImageLuma8(img.to_luma8())),
         ("label", {
             let mut l = img.clone();
-            crate::visible::apply_image_label(&mut l, &crate::visible::LabelStyle::default()).unwrap();
+            crate::visible::apply_image_label(&mut l, &crate::visible::LabelStyle::default())
+                .unwrap();
             l
         }),
     ];
@@ -90,7 +100,8 @@ fn image_fingerprint_survives_attacks_and_separates_files() {
         }
     }
     let imgs = distinct_images();
-    let prints: Vec<Fingerprint> = imgs.iter().map(|(_, i)| image_fingerprint(i).unwrap()).collect();
+    let prints: Vec<Fingerprint> =
+        imgs.iter().map(|(_, i)| image_fingerprint(i).unwrap()).collect();
     for i in 0..prints.len() {
         for j in i + 1..prints.len() {
             let d = hamming(&prints[i], &prints[j]);
@@ -113,19 +124,37 @@ fn image_fingerprint_edge_cases() {
 /// MP3 128 kbit/s round trip through ffmpeg (libmp3lame), back to f32.
 fn mp3_round_trip(s: &[f32], rate: u32, ch: u16) -> Vec<f32> {
     let dir = tempfile::tempdir().unwrap();
-    let (wav, mp3, back) = (dir.path().join("a.wav"), dir.path().join("a.mp3"), dir.path().join("b.wav"));
+    let (wav, mp3, back) =
+        (dir.path().join("a.wav"), dir.path().join("a.mp3"), dir.path().join("b.wav"));
     write_wav(&wav, s, rate, ch);
     let run = |args: &[&str]| {
-        let out = Command::new("ffmpeg").args(["-hide_banner", "-loglevel", "error", "-y"]).args(args).output().expect("ffmpeg must be installed (.ci/run installs it)");
+        let out = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y"])
+            .args(args)
+            .output()
+            .expect("ffmpeg must be installed (.ci/run installs it)");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
-    run(&["-i", wav.to_str().unwrap(), "-c:a", "libmp3lame", "-b:a", "128k", mp3.to_str().unwrap()]);
+    run(&[
+        "-i",
+        wav.to_str().unwrap(),
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "128k",
+        mp3.to_str().unwrap(),
+    ]);
     run(&["-i", mp3.to_str().unwrap(), "-c:a", "pcm_s16le", back.to_str().unwrap()]);
     read_wav(&back).0
 }
 
 fn write_wav(path: &Path, s: &[f32], rate: u32, ch: u16) {
-    let spec = hound::WavSpec { channels: ch, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: ch,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for v in s {
         w.write_sample((v * 32767.0).round().clamp(-32768.0, 32767.0) as i16).unwrap();
@@ -137,7 +166,13 @@ fn write_wav(path: &Path, s: &[f32], rate: u32, ch: u16) {
 fn resample_interleaved(s: &[f32], ch: u16, from: u32, to: u32) -> Vec<f32> {
     let n = usize::from(ch);
     let chans: Vec<Vec<f32>> = (0..n)
-        .map(|c| crate::visible::tests_support::resample(&s.iter().skip(c).step_by(n).copied().collect::<Vec<_>>(), from, to))
+        .map(|c| {
+            crate::visible::tests_support::resample(
+                &s.iter().skip(c).step_by(n).copied().collect::<Vec<_>>(),
+                from,
+                to,
+            )
+        })
         .collect();
     (0..chans[0].len()).flat_map(|i| chans.iter().map(move |c| c[i])).collect()
 }
@@ -147,7 +182,13 @@ fn resample_interleaved(s: &[f32], ch: u16, from: u32, to: u32) -> Vec<f32> {
 fn audio_files() -> Vec<(String, Vec<f32>, u32, u16)> {
     let mut paths = corpus("audio");
     if paths.is_empty() {
-        paths = ["audio/pcm16-16000-mono-26s-librivox.wav", "audio/pcm16-44100-stereo-12s-drascula.wav"].iter().map(|p| testdata(p)).collect();
+        paths = [
+            "audio/pcm16-16000-mono-26s-librivox.wav",
+            "audio/pcm16-44100-stereo-12s-drascula.wav",
+        ]
+        .iter()
+        .map(|p| testdata(p))
+        .collect();
     }
     paths
         .into_iter()
@@ -176,7 +217,8 @@ fn audio_attacks(s: &[f32], rate: u32, ch: u16) -> Vec<(&'static str, u32)> {
 #[test]
 fn audio_fingerprint_survives_attacks_and_separates_files() {
     let files = audio_files();
-    let prints: Vec<Fingerprint> = files.iter().map(|(_, s, r, c)| audio_fingerprint(s, *r, *c).unwrap()).collect();
+    let prints: Vec<Fingerprint> =
+        files.iter().map(|(_, s, r, c)| audio_fingerprint(s, *r, *c).unwrap()).collect();
     for (name, s, r, c) in &files {
         for (attack, d) in audio_attacks(s, *r, *c) {
             assert!(d <= AUDIO_MATCH_RADIUS, "{name} {attack}: {d} bits");
@@ -215,7 +257,8 @@ fn distance_table() {
         }
     }
     let imgs = distinct_images();
-    let prints: Vec<Fingerprint> = imgs.iter().map(|(_, i)| image_fingerprint(i).unwrap()).collect();
+    let prints: Vec<Fingerprint> =
+        imgs.iter().map(|(_, i)| image_fingerprint(i).unwrap()).collect();
     let mut cross: Vec<u32> = Vec::new();
     for i in 0..prints.len() {
         for j in i + 1..prints.len() {
@@ -223,7 +266,13 @@ fn distance_table() {
         }
     }
     cross.sort_unstable();
-    eprintln!("image worst per attack: {worst:?}; different files min {} median {} max {} ({} pairs)", cross[0], cross[cross.len() / 2], cross[cross.len() - 1], cross.len());
+    eprintln!(
+        "image worst per attack: {worst:?}; different files min {} median {} max {} ({} pairs)",
+        cross[0],
+        cross[cross.len() / 2],
+        cross[cross.len() - 1],
+        cross.len()
+    );
     let files = audio_files();
     let mut worst: std::collections::BTreeMap<&str, u32> = Default::default();
     for (name, s, r, c) in &files {
@@ -234,7 +283,8 @@ fn distance_table() {
             *e = (*e).max(d);
         }
     }
-    let prints: Vec<Fingerprint> = files.iter().map(|(_, s, r, c)| audio_fingerprint(s, *r, *c).unwrap()).collect();
+    let prints: Vec<Fingerprint> =
+        files.iter().map(|(_, s, r, c)| audio_fingerprint(s, *r, *c).unwrap()).collect();
     let mut cross: Vec<u32> = Vec::new();
     for i in 0..prints.len() {
         for j in i + 1..prints.len() {
@@ -242,5 +292,11 @@ fn distance_table() {
         }
     }
     cross.sort_unstable();
-    eprintln!("audio worst per attack: {worst:?}; different files min {} median {} max {} ({} pairs)", cross[0], cross[cross.len() / 2], cross[cross.len() - 1], cross.len());
+    eprintln!(
+        "audio worst per attack: {worst:?}; different files min {} median {} max {} ({} pairs)",
+        cross[0],
+        cross[cross.len() / 2],
+        cross[cross.len() - 1],
+        cross.len()
+    );
 }

@@ -127,7 +127,6 @@ const MAX_CLIP_SECONDS: u32 = 30;
 
 impl CueStyle {
     /// A builder starting from the defaults (rhythm, start, default tone).
-    #[must_use]
     pub fn builder() -> CueStyleBuilder {
         CueStyleBuilder { style: Self::default() }
     }
@@ -210,11 +209,17 @@ impl CueStyleBuilder {
             }
             CueSource::Spoken(c) => {
                 if c.channels == 0 || c.rate < 8000 || c.rate > 384_000 {
-                    return Err(Error::params("spoken cue", "rate must be 8000..=384000 Hz and channels ≥ 1"));
+                    return Err(Error::params(
+                        "spoken cue",
+                        "rate must be 8000..=384000 Hz and channels ≥ 1",
+                    ));
                 }
                 let n = usize::from(c.channels);
                 if c.samples.is_empty() || c.samples.len() % n != 0 {
-                    return Err(Error::params("spoken cue", "empty, or not a whole number of frames"));
+                    return Err(Error::params(
+                        "spoken cue",
+                        "empty, or not a whole number of frames",
+                    ));
                 }
                 let max = MAX_CLIP_SECONDS as usize * c.rate as usize * n;
                 if c.samples.len() > max {
@@ -274,7 +279,12 @@ pub struct CuePlacement {
 /// [`Error::Params`] for an unsupported rate (8 kHz to 384 kHz), zero channels, a buffer that
 /// is not whole frames, or a tone frequency at or above 0.45 × rate; [`Error::Limits`] when
 /// the result would not fit in memory limits (more than 2^31 samples).
-pub fn apply_audio_cue(samples: &mut Vec<f32>, rate: u32, channels: u16, style: &CueStyle) -> Result<CuePlacement> {
+pub fn apply_audio_cue(
+    samples: &mut Vec<f32>,
+    rate: u32,
+    channels: u16,
+    style: &CueStyle,
+) -> Result<CuePlacement> {
     if !(8000..=384_000).contains(&rate) || channels == 0 {
         return Err(Error::params("host audio", format!("rate {rate} Hz, {channels} channels")));
     }
@@ -288,9 +298,15 @@ pub fn apply_audio_cue(samples: &mut Vec<f32>, rate: u32, channels: u16, style: 
     let added = copies * (cue.len() + gap);
     let total = samples.len() / n + added;
     if total * n > (1 << 31) {
-        return Err(Error::Limits { what: "audio samples", actual: (total * n) as u64, limit: 1 << 31 });
+        return Err(Error::Limits {
+            what: "audio samples",
+            actual: (total * n) as u64,
+            limit: 1 << 31,
+        });
     }
-    let interleave = |mono: &[f32]| -> Vec<f32> { mono.iter().flat_map(|&v| std::iter::repeat(v).take(n)).collect() };
+    let interleave = |mono: &[f32]| -> Vec<f32> {
+        mono.iter().flat_map(|&v| std::iter::repeat_n(v, n)).collect()
+    };
     let mut segments = Vec::new();
     let content_frames = samples.len() / n;
     let mut out = Vec::with_capacity(total * n);
@@ -331,7 +347,10 @@ fn render_cue(source: &CueSource, rate: u32) -> Result<Vec<f32>> {
             if f64::from(t.frequency_hz) >= 0.45 * f64::from(rate) {
                 return Err(Error::params(
                     "cue frequency_hz",
-                    format!("{} Hz is too close to the Nyquist frequency of {rate} Hz audio", t.frequency_hz),
+                    format!(
+                        "{} Hz is too close to the Nyquist frequency of {rate} Hz audio",
+                        t.frequency_hz
+                    ),
                 ));
             }
             Ok(render_rhythm(t, rate))
@@ -359,7 +378,9 @@ fn render_rhythm(t: &ToneParams, rate: u32) -> Vec<f32> {
     for (on, units) in RHYTHM_UNITS {
         let len = unit * units as usize;
         if on {
-            out.extend((0..len).map(|i| (amp * (w * i as f64).sin()) as f32 * fade_gain(i, len, fade)));
+            out.extend(
+                (0..len).map(|i| (amp * (w * i as f64).sin()) as f32 * fade_gain(i, len, fade)),
+            );
         } else {
             out.resize(out.len() + len, 0.0);
         }
@@ -411,7 +432,8 @@ pub fn detect_cue_rhythm(samples: &[f32], rate: u32, channels: u16) -> Vec<Rhyth
     let reach = (1.5 / hop_s) as usize;
     let local_max = sliding_max(&env, reach);
     let floor = 10f32.powf(-60.0 / 20.0);
-    let on: Vec<bool> = env.iter().zip(&local_max).map(|(&e, &m)| e > floor && e >= m * 0.25).collect();
+    let on: Vec<bool> =
+        env.iter().zip(&local_max).map(|(&e, &m)| e > floor && e >= m * 0.25).collect();
     // Bursts as [start, end) in hops.
     let mut bursts: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
@@ -439,7 +461,8 @@ pub fn detect_cue_rhythm(samples: &[f32], rate: u32, channels: u16) -> Vec<Rhyth
         let long = (2.0 * unit..=4.5 * unit).contains(&d[1]);
         let spaced = gaps.iter().all(|&x| (0.4 * unit..=4.5 * unit).contains(&x));
         let quiet_before = k == 0 || (g[0].0 - bursts[k - 1].1) as f64 * hop_s >= 1.5 * unit;
-        let quiet_after = k + 4 >= bursts.len() || (bursts[k + 4].0 - g[3].1) as f64 * hop_s >= 1.5 * unit;
+        let quiet_after =
+            k + 4 >= bursts.len() || (bursts[k + 4].0 - g[3].1) as f64 * hop_s >= 1.5 * unit;
         if alike && long && spaced && quiet_before && quiet_after {
             found.push(RhythmMatch {
                 start_s: g[0].0 as f64 * hop_s,

@@ -188,7 +188,6 @@ impl Default for LabelStyle {
 
 impl LabelStyle {
     /// A builder starting from the defaults.
-    #[must_use]
     pub fn builder() -> LabelStyleBuilder {
         LabelStyleBuilder { style: Self::default() }
     }
@@ -288,17 +287,29 @@ impl LabelStyleBuilder {
         if !(REQUIRED_MIN_HEIGHT_FRACTION..=0.3).contains(&s.min_height_fraction) {
             return Err(Error::params(
                 "label min_height_fraction",
-                format!("{} not in [0.05, 0.3] (GB 45438-2025 5.2 e) requires ≥ 5 %)", s.min_height_fraction),
+                format!(
+                    "{} not in [0.05, 0.3] (GB 45438-2025 5.2 e) requires ≥ 5 %)",
+                    s.min_height_fraction
+                ),
             ));
         }
         if !(1..=200).contains(&s.min_height_px) {
-            return Err(Error::params("label min_height_px", format!("{} not in [1, 200]", s.min_height_px)));
+            return Err(Error::params(
+                "label min_height_px",
+                format!("{} not in [1, 200]", s.min_height_px),
+            ));
         }
         if !(0.0..=0.1).contains(&s.margin_fraction) {
-            return Err(Error::params("label margin_fraction", format!("{} not in [0, 0.1]", s.margin_fraction)));
+            return Err(Error::params(
+                "label margin_fraction",
+                format!("{} not in [0, 0.1]", s.margin_fraction),
+            ));
         }
         if !(0.5..=1.0).contains(&s.plate_opacity) {
-            return Err(Error::params("label plate_opacity", format!("{} not in [0.5, 1]", s.plate_opacity)));
+            return Err(Error::params(
+                "label plate_opacity",
+                format!("{} not in [0.5, 1]", s.plate_opacity),
+            ));
         }
         let f = font()?;
         for c in s.text.as_str().chars().filter(|c| !c.is_whitespace()) {
@@ -427,7 +438,10 @@ pub fn apply_image_label(image: &mut DynamicImage, style: &LabelStyle) -> Result
 /// # Errors
 ///
 /// As [`apply_image_label`].
-pub fn apply_to_buffer<P>(image: &mut ImageBuffer<P, Vec<P::Subpixel>>, style: &LabelStyle) -> Result<LabelPlacement>
+pub fn apply_to_buffer<P>(
+    image: &mut ImageBuffer<P, Vec<P::Subpixel>>,
+    style: &LabelStyle,
+) -> Result<LabelPlacement>
 where
     P: Pixel,
 {
@@ -466,7 +480,12 @@ where
         image_width: w,
         image_height: h,
         region: PixelRect { x: x0, y: y0, width: rw, height: rh },
-        ink: PixelRect { x: x0 + to_u32(ix)?, y: y0 + to_u32(iy)?, width: to_u32(iw)?, height: to_u32(ih)? },
+        ink: PixelRect {
+            x: x0 + to_u32(ix)?,
+            y: y0 + to_u32(iy)?,
+            width: to_u32(iw)?,
+            height: to_u32(ih)?,
+        },
         element_ink_height: raster.element_ink_height,
         required_height: required,
     })
@@ -491,7 +510,9 @@ fn rasterize(style: &LabelStyle, required: u32) -> Result<Raster> {
     let mut min_units = f32::INFINITY;
     for (i, c) in style.text.as_str().chars().enumerate() {
         if elements.contains(&i) {
-            let outline = f.outline(glyph_for(&f, c)?).ok_or_else(|| Error::params("label text", format!("no outline for {c:?}")))?;
+            let outline = f
+                .outline(glyph_for(&f, c)?)
+                .ok_or_else(|| Error::params("label text", format!("no outline for {c:?}")))?;
             // ab_glyph keeps font-unit bounds with y flipped (min.y = y_max): take the magnitude.
             min_units = min_units.min((outline.bounds.max.y - outline.bounds.min.y).abs());
         }
@@ -499,7 +520,8 @@ fn rasterize(style: &LabelStyle, required: u32) -> Result<Raster> {
     if !min_units.is_finite() || min_units <= 0.0 {
         return Err(Error::params("label text", "no inked element glyphs"));
     }
-    let mut px = f32::from(u16::try_from(required).unwrap_or(u16::MAX)) * f.height_unscaled() / min_units;
+    let mut px =
+        f32::from(u16::try_from(required).unwrap_or(u16::MAX)) * f.height_unscaled() / min_units;
     // The rasterized height can fall a pixel short of the analytic one; grow until it does not.
     for _ in 0..8 {
         let r = rasterize_at(&f, style, &elements, px, required)?;
@@ -511,10 +533,24 @@ fn rasterize(style: &LabelStyle, required: u32) -> Result<Raster> {
     Err(Error::params("label", "could not reach the required glyph height"))
 }
 
-fn rasterize_at(f: &FontRef<'_>, style: &LabelStyle, elements: &[usize], px: f32, required: u32) -> Result<Raster> {
+fn rasterize_at(
+    f: &FontRef<'_>,
+    style: &LabelStyle,
+    elements: &[usize],
+    px: f32,
+    required: u32,
+) -> Result<Raster> {
     let scaled = f.as_scaled(PxScale::from(px));
-    let outline_r = if style.backing.outline() { ((required as f32) * 0.12).ceil().max(2.0) as usize } else { 0 };
-    let pad = if style.backing.plate() { ((required as f32) * 0.3).ceil() as usize + outline_r } else { outline_r };
+    let outline_r = if style.backing.outline() {
+        ((required as f32) * 0.12).ceil().max(2.0) as usize
+    } else {
+        0
+    };
+    let pad = if style.backing.plate() {
+        ((required as f32) * 0.3).ceil() as usize + outline_r
+    } else {
+        outline_r
+    };
     // Lay out on a baseline at y = ascent, pen from x = 0.
     let mut pen = 0.0f32;
     let mut prev = None;
@@ -611,7 +647,13 @@ fn dilate(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
 }
 
 /// Blends plate, outline and text into the image at (x0, y0).
-fn composite<P: Pixel>(image: &mut ImageBuffer<P, Vec<P::Subpixel>>, r: &Raster, style: &LabelStyle, x0: u32, y0: u32) {
+fn composite<P: Pixel>(
+    image: &mut ImageBuffer<P, Vec<P::Subpixel>>,
+    r: &Raster,
+    style: &LabelStyle,
+    x0: u32,
+    y0: u32,
+) {
     let max = <P::Subpixel as Primitive>::DEFAULT_MAX_VALUE.to_f32().unwrap_or(1.0);
     let n = usize::from(P::CHANNEL_COUNT);
     let (colour_channels, alpha) = match n {
@@ -677,8 +719,20 @@ fn corner_coverage(x: usize, y: usize, w: usize, h: usize, radius: f32) -> f32 {
     }
     let fx = x as f32 + 0.5;
     let fy = y as f32 + 0.5;
-    let cx = if fx < radius { radius } else if fx > w as f32 - radius { w as f32 - radius } else { return 1.0 };
-    let cy = if fy < radius { radius } else if fy > h as f32 - radius { h as f32 - radius } else { return 1.0 };
+    let cx = if fx < radius {
+        radius
+    } else if fx > w as f32 - radius {
+        w as f32 - radius
+    } else {
+        return 1.0;
+    };
+    let cy = if fy < radius {
+        radius
+    } else if fy > h as f32 - radius {
+        h as f32 - radius
+    } else {
+        return 1.0;
+    };
     let d = ((fx - cx).powi(2) + (fy - cy).powi(2)).sqrt();
     (radius + 0.5 - d).clamp(0.0, 1.0)
 }

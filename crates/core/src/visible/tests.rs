@@ -28,7 +28,9 @@ fn glyph_heights(img: &GrayImage, bg: u8, ink: (u32, u32, u32, u32)) -> Vec<u32>
     let mut runs = Vec::new();
     let mut current: Option<(u32, u32)> = None;
     for x in x0..x0 + w + 1 {
-        let rows: Vec<u32> = (y0..y0 + h).filter(|&y| x < img.width() && img.get_pixel(x, y)[0] > threshold).collect();
+        let rows: Vec<u32> = (y0..y0 + h)
+            .filter(|&y| x < img.width() && img.get_pixel(x, y)[0] > threshold)
+            .collect();
         match (rows.first(), rows.last(), current) {
             (Some(&a), Some(&b), Some((t, u))) => current = Some((t.min(a), u.max(b))),
             (Some(&a), Some(&b), None) => current = Some((a, b)),
@@ -44,10 +46,19 @@ fn glyph_heights(img: &GrayImage, bg: u8, ink: (u32, u32, u32, u32)) -> Vec<u32>
 
 #[test]
 fn label_text_rules() {
-    for ok in ["AI生成", "人工智能生成", "人工智能生成合成", "AI合成", "AI生成 AI-generated", "本内容由AI生成"] {
+    for ok in [
+        "AI生成",
+        "人工智能生成",
+        "人工智能生成合成",
+        "AI合成",
+        "AI生成 AI-generated",
+        "本内容由AI生成",
+    ] {
         assert!(LabelText::new(ok).is_ok(), "{ok}");
     }
-    for bad in ["", "AI-generated", "生成", "SAID生成", "人工生成", "AI\n生成", &"AI生成".repeat(20)] {
+    for bad in
+        ["", "AI-generated", "生成", "SAID生成", "人工生成", "AI\n生成", &"AI生成".repeat(20)]
+    {
         assert!(LabelText::new(bad).is_err(), "{bad:?}");
     }
     let t = LabelText::new("AI生成").unwrap();
@@ -64,7 +75,11 @@ fn style_validation() {
     // grey text on a black plate is not legible on every background
     assert!(LabelStyle::builder().text_color([110, 110, 110]).build().is_err());
     // outline-only needs contrast between text and outline
-    assert!(LabelStyle::builder().backing(Backing::Outline).backing_color([230, 230, 230]).build().is_err());
+    assert!(LabelStyle::builder()
+        .backing(Backing::Outline)
+        .backing_color([230, 230, 230])
+        .build()
+        .is_err());
     // a character outside the bundled subset
     let t = LabelText::new("AI生成的图像").unwrap();
     assert!(LabelStyle::builder().text(t).build().is_err());
@@ -97,10 +112,16 @@ fn label_height_on_all_sizes_and_aspect_ratios() {
             // In the bottom-right corner: within 3 % of the short side of both edges.
             let right_gap = w - (p.region.x + p.region.width);
             let bottom_gap = h - (p.region.y + p.region.height);
-            assert!(right_gap as f32 <= 0.03 * short && bottom_gap as f32 <= 0.03 * short, "{w}x{h}: {p:?}");
+            assert!(
+                right_gap as f32 <= 0.03 * short && bottom_gap as f32 <= 0.03 * short,
+                "{w}x{h}: {p:?}"
+            );
             // Ink inside the region, and nothing outside the region changed.
             assert!(ink.0 >= p.region.x && ink.1 >= p.region.y);
-            let changed = gray.enumerate_pixels().filter(|(_, _, v)| v[0] != bg).fold((u32::MAX, u32::MAX), |a, (x, y, _)| (a.0.min(x), a.1.min(y)));
+            let changed = gray
+                .enumerate_pixels()
+                .filter(|(_, _, v)| v[0] != bg)
+                .fold((u32::MAX, u32::MAX), |a, (x, y, _)| (a.0.min(x), a.1.min(y)));
             assert!(changed.0 >= p.region.x && changed.1 >= p.region.y, "{w}x{h}");
         }
     }
@@ -144,7 +165,11 @@ fn every_position_touches_its_edges() {
 fn legible_on_black_white_and_noise() {
     let lum = |v: f32| {
         let v = v / 255.0;
-        if v <= 0.040_45 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+        if v <= 0.040_45 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
     };
     let (w, h) = (400u32, 300u32);
     for backing in [Backing::Plate, Backing::Outline, Backing::PlateAndOutline] {
@@ -170,14 +195,20 @@ fn legible_on_black_white_and_noise() {
                     if mask.get_pixel(x, y)[0] == 255 {
                         text_min = text_min.min(g.get_pixel(x, y)[0]);
                     } else if !inked(x, y)
-                        && [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)].iter().any(|&(a, b)| inked(a, b))
+                        && [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)]
+                            .iter()
+                            .any(|&(a, b)| inked(a, b))
                     {
                         surround_max = surround_max.max(g.get_pixel(x, y)[0]);
                     }
                 }
             }
-            let contrast = (lum(f32::from(text_min)) + 0.05) / (lum(f32::from(surround_max)) + 0.05);
-            assert!(contrast >= 4.5, "{backing:?} on {bg}: text {text_min} vs surround {surround_max}: {contrast}");
+            let contrast =
+                (lum(f32::from(text_min)) + 0.05) / (lum(f32::from(surround_max)) + 0.05);
+            assert!(
+                contrast >= 4.5,
+                "{backing:?} on {bg}: text {text_min} vs surround {surround_max}: {contrast}"
+            );
         }
     }
 }
@@ -188,8 +219,16 @@ fn all_layouts_and_alpha() {
     let mut imgs = vec![
         DynamicImage::ImageRgba8(RgbaImage::from_pixel(300, 200, Rgba([10, 200, 30, 0]))),
         DynamicImage::ImageRgb16(ImageBuffer::from_pixel(300, 200, Rgb([1000u16, 50_000, 20_000]))),
-        DynamicImage::ImageRgba32F(ImageBuffer::from_pixel(300, 200, Rgba([0.5f32, 0.5, 0.5, 1.0]))),
-        DynamicImage::ImageLumaA16(ImageBuffer::from_pixel(300, 200, image::LumaA([30_000u16, 65_535]))),
+        DynamicImage::ImageRgba32F(ImageBuffer::from_pixel(
+            300,
+            200,
+            Rgba([0.5f32, 0.5, 0.5, 1.0]),
+        )),
+        DynamicImage::ImageLumaA16(ImageBuffer::from_pixel(
+            300,
+            200,
+            image::LumaA([30_000u16, 65_535]),
+        )),
     ];
     for img in &mut imgs {
         let p = apply_image_label(img, &style).unwrap();
@@ -219,7 +258,11 @@ fn placement_serializes_for_the_ledger() {
     let p = apply_image_label(&mut img, &LabelStyle::default()).unwrap();
     let v = VisibleIdentifier::ImageLabel(p.clone());
     let json = serde_json::to_string(&v).unwrap();
-    assert!(json.contains("\"kind\":\"image-label\"") && json.contains("AI生成") && json.contains("bottom-right"));
+    assert!(
+        json.contains("\"kind\":\"image-label\"")
+            && json.contains("AI生成")
+            && json.contains("bottom-right")
+    );
     assert_eq!(serde_json::from_str::<VisibleIdentifier>(&json).unwrap(), v);
 }
 
@@ -271,7 +314,10 @@ fn host_files() -> Vec<(Vec<f32>, u32, u16)> {
 #[test]
 fn cue_found_exactly_where_it_was_put() {
     for (host, rate, ch) in host_files() {
-        assert!(detect_cue_rhythm(&host, rate, ch).is_empty(), "false cue in unlabeled host at {rate} Hz");
+        assert!(
+            detect_cue_rhythm(&host, rate, ch).is_empty(),
+            "false cue in unlabeled host at {rate} Hz"
+        );
         let host_s = host.len() as f64 / f64::from(ch) / f64::from(rate);
         for position in [CuePosition::Start, CuePosition::End, CuePosition::Both] {
             let mut s = host.clone();
@@ -280,7 +326,8 @@ fn cue_found_exactly_where_it_was_put() {
             assert_eq!(s.len(), host.len() + p.added_frames as usize * usize::from(ch));
             let found = detect_cue_rhythm(&s, rate, ch);
             let total_s = s.len() as f64 / f64::from(ch) / f64::from(rate);
-            let expected: Vec<f64> = p.segments.iter().map(|seg| seg.start_frame as f64 / f64::from(rate)).collect();
+            let expected: Vec<f64> =
+                p.segments.iter().map(|seg| seg.start_frame as f64 / f64::from(rate)).collect();
             assert_eq!(found.len(), expected.len(), "{position:?} at {rate} Hz: {found:?}");
             for (m, e) in found.iter().zip(&expected) {
                 assert!((m.start_s - e).abs() < 0.01, "{m:?} vs {e}");
@@ -304,7 +351,9 @@ fn cue_found_exactly_where_it_was_put() {
 
 #[test]
 fn other_units_and_tones_are_found_too() {
-    for (unit, hz, rate) in [(60.0f32, 600.0f32, 8000u32), (250.0, 2500.0, 48_000), (100.0, 1000.0, 96_000)] {
+    for (unit, hz, rate) in
+        [(60.0f32, 600.0f32, 8000u32), (250.0, 2500.0, 48_000), (100.0, 1000.0, 96_000)]
+    {
         let mut s = vec![0.0f32; rate as usize];
         let tone = ToneParams { frequency_hz: hz, unit_ms: unit, ..ToneParams::default() };
         let style = CueStyle::builder().tone(tone).position(CuePosition::End).build().unwrap();
@@ -349,7 +398,11 @@ fn splatter_db(s: &[f32], rate: u32, f0: f32, edge: usize) -> f64 {
     for (b, c) in out.iter().enumerate() {
         let f = b as f32 * rate as f32 / n as f32;
         let e = f64::from(c.norm_sqr());
-        if (0.5 * f0..2.0 * f0).contains(&f) { inside += e } else { outside += e }
+        if (0.5 * f0..2.0 * f0).contains(&f) {
+            inside += e
+        } else {
+            outside += e
+        }
     }
     10.0 * (outside / inside).log10()
 }
@@ -363,7 +416,10 @@ fn no_clicks_at_beep_edges() {
     // Beep onsets and offsets of ·− ··, in samples from the cue start.
     let edges = [0, unit, 2 * unit, 5 * unit, 8 * unit, 9 * unit, 10 * unit, 11 * unit];
     let start = p.segments[0].start_frame as usize;
-    let worst = edges.iter().map(|&e| splatter_db(&s, rate, 1000.0, start + e + 512)).fold(f64::MIN, f64::max);
+    let worst = edges
+        .iter()
+        .map(|&e| splatter_db(&s, rate, 1000.0, start + e + 512))
+        .fold(f64::MIN, f64::max);
     // Negative control: the same tone hard-gated (no fades), starting at a sine peak.
     let mut gated = vec![0.0f32; 8192];
     for (i, v) in gated.iter_mut().enumerate().skip(2048).take(unit) {
@@ -388,7 +444,12 @@ fn spoken_clip_is_resampled_and_channel_matched() {
             [v, v]
         })
         .collect();
-    let spoken = SpokenClip { samples: clip, rate: clip_rate, channels: 2, transcript: LabelText::new("本内容由人工智能生成").unwrap() };
+    let spoken = SpokenClip {
+        samples: clip,
+        rate: clip_rate,
+        channels: 2,
+        transcript: LabelText::new("本内容由人工智能生成").unwrap(),
+    };
     let style = CueStyle::builder().spoken(spoken).position(CuePosition::Start).build().unwrap();
     let mut host = vec![0.0f32; 48_000 * 3];
     let p = apply_audio_cue(&mut host, 48_000, 3, &style).unwrap();
@@ -401,9 +462,17 @@ fn spoken_clip_is_resampled_and_channel_matched() {
     assert!(host.chunks_exact(3).take(48_000).all(|f| f[0] == f[1] && f[1] == f[2]));
     // Faded in: the first sample is (near) silent.
     assert!(ch0[0].abs() < 1e-3);
-    let bad = SpokenClip { samples: vec![0.0; 100], rate: 16_000, channels: 1, transcript: LabelText::new("AI生成").unwrap() };
+    let bad = SpokenClip {
+        samples: vec![0.0; 100],
+        rate: 16_000,
+        channels: 1,
+        transcript: LabelText::new("AI生成").unwrap(),
+    };
     assert!(LabelText::new("这是一段语音").is_err());
-    assert!(CueStyle::builder().spoken(SpokenClip { samples: vec![0.0; 3], channels: 2, ..bad }).build().is_err());
+    assert!(CueStyle::builder()
+        .spoken(SpokenClip { samples: vec![0.0; 3], channels: 2, ..bad })
+        .build()
+        .is_err());
 }
 
 #[test]
@@ -412,10 +481,19 @@ fn cue_rejects_bad_hosts_and_params() {
     assert!(apply_audio_cue(&mut vec![0.0; 3], 44_100, 2, &style).is_err());
     assert!(apply_audio_cue(&mut vec![0.0; 4], 1000, 2, &style).is_err());
     assert!(apply_audio_cue(&mut vec![0.0; 4], 44_100, 0, &style).is_err());
-    let high = CueStyle::builder().tone(ToneParams { frequency_hz: 4000.0, ..ToneParams::default() }).build().unwrap();
+    let high = CueStyle::builder()
+        .tone(ToneParams { frequency_hz: 4000.0, ..ToneParams::default() })
+        .build()
+        .unwrap();
     assert!(apply_audio_cue(&mut vec![0.0; 4], 8000, 1, &high).is_err());
-    assert!(CueStyle::builder().tone(ToneParams { unit_ms: 10.0, ..ToneParams::default() }).build().is_err());
-    assert!(CueStyle::builder().tone(ToneParams { level_dbfs: 3.0, ..ToneParams::default() }).build().is_err());
+    assert!(CueStyle::builder()
+        .tone(ToneParams { unit_ms: 10.0, ..ToneParams::default() })
+        .build()
+        .is_err());
+    assert!(CueStyle::builder()
+        .tone(ToneParams { level_dbfs: 3.0, ..ToneParams::default() })
+        .build()
+        .is_err());
     assert!(detect_cue_rhythm(&[], 0, 0).is_empty());
 }
 
