@@ -30,6 +30,9 @@ pub mod fingerprint;
 pub mod id;
 pub mod identity;
 pub mod key;
+pub mod payload;
+pub mod spread;
+pub mod verdict;
 pub mod visible;
 
 pub use error::{Error, Result};
