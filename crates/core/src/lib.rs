@@ -30,6 +30,9 @@ pub mod error;
 pub mod id;
 pub mod identity;
 pub mod key;
+pub mod payload;
+pub mod spread;
+pub mod verdict;
 
 pub use error::{Error, Result};
 pub use id::ContentId;
