@@ -12,6 +12,8 @@
 use rayon::prelude::*;
 
 use super::layout::{Grid, Layout, BLOCK_SYMBOLS, HOPS_PER_SYMBOL, SUBBANDS};
+use super::embed::Strength;
+use super::mask;
 use super::stft::{Plans, Scratch};
 
 /// Segment length in hops (two blocks).
@@ -57,15 +59,17 @@ pub(crate) struct Spectra {
     hops: usize,
     stride: usize,
     prefix: Vec<f32>,
+    total: Vec<f32>,
 }
 
 impl Spectra {
     pub(crate) fn compute(grid: &Grid, plans: &Plans, mono: &[f32], first_hop: usize, hops: usize, max_bin: usize) -> Self {
         let stride = max_bin + 2;
         let mut prefix = vec![0.0f32; hops * stride];
-        prefix.par_chunks_mut(stride).enumerate().for_each_init(
+        let mut total = vec![0.0f32; hops];
+        prefix.par_chunks_mut(stride).zip(total.par_iter_mut()).enumerate().for_each_init(
             || Scratch::new(plans),
-            |s, (i, row)| {
+            |s, (i, (row, tot))| {
                 s.analyze(plans, mono, (first_hop + i) * grid.hop);
                 let mut acc = 0.0f64;
                 row[0] = 0.0;
@@ -73,9 +77,10 @@ impl Spectra {
                     acc += f64::from(s.spec.get(b).map_or(0.0, |c| c.norm_sqr()));
                     row[b + 1] = acc as f32;
                 }
+                *tot = s.spec.iter().map(|c| c.norm_sqr()).sum();
             },
         );
-        Self { hops, stride, prefix }
+        Self { hops, stride, prefix, total }
     }
 
     /// Power between fractional bin positions `lo` and `hi` (bin `i` spans `[i-0.5, i+0.5)`).
@@ -94,8 +99,10 @@ impl Spectra {
     }
 }
 
-/// Whitened sub-band features `d[hop][k]` of a segment for one frequency scale.
-pub(crate) fn features(spectra: &Spectra, grid: &Grid, freq_scale: f64) -> Vec<f32> {
+/// Whitened sub-band features `d[hop][k]` of a segment for one frequency scale, each weighted
+/// by the modulation depth the embedder would have used there (estimated from the received
+/// spectrum with the same water-filling), so strongly marked cells count more.
+pub(crate) fn features(spectra: &Spectra, grid: &Grid, freq_scale: f64, strength: Strength) -> Vec<f32> {
     let edges: Vec<f64> = Grid::edges_hz(freq_scale).iter().map(|f| f / grid.bin_hz).collect();
     let hops = spectra.hops;
     let mut energy = vec![0.0f32; hops * SUBBANDS];
@@ -109,21 +116,42 @@ pub(crate) fn features(spectra: &Spectra, grid: &Grid, freq_scale: f64) -> Vec<f
     }
     let floor = (total / (hops * SUBBANDS).max(1) as f64 * 1e-6) as f32 + 1e-20;
     let log: Vec<f32> = energy.iter().map(|e| (e + floor).ln()).collect();
+    // Host cancellation, step 1: each sub-band minus the mean of its two frequency neighbours
+    // (removes the spectral envelope; the neighbours carry independent chips).
     let mut d = vec![0.0f32; hops * SUBBANDS];
     for t in 0..hops {
         let row = &log[t * SUBBANDS..(t + 1) * SUBBANDS];
         for k in 0..SUBBANDS {
-            let neighbours = match (k.checked_sub(1), row.get(k + 1)) {
-                (Some(l), Some(&r)) => 0.5 * (row[l] + r),
-                (Some(l), None) => row[l],
-                (None, Some(&r)) => r,
-                (None, None) => row[k],
-            };
-            d[t * SUBBANDS + k] = row[k] - neighbours;
+            let (mut s, mut n) = (0.0f32, 0.0f32);
+            for (j, v) in row.iter().enumerate().take((k + 2).min(SUBBANDS)).skip(k.saturating_sub(1)) {
+                if j != k {
+                    s += v;
+                    n += 1.0;
+                }
+            }
+            d[t * SUBBANDS + k] = row[k] - s / n.max(1.0);
         }
     }
-    // Per sub-band: remove the mean, scale to unit RMS and clip, so loud transients and
-    // noisy bands cannot dominate the correlations.
+    // Step 2: minus its moving average over ±16 hops (≈ ±0.4 s; removes sustained tones and
+    // slow level changes; chips change every symbol, so the mark survives).
+    const REACH: usize = 16;
+    let src = d.clone();
+    let mut prefix = vec![0.0f32; hops + 1];
+    for k in 0..SUBBANDS {
+        for t in 0..hops {
+            prefix[t + 1] = prefix[t] + src[t * SUBBANDS + k];
+        }
+        for t in 0..hops {
+            let lo = t.saturating_sub(REACH);
+            let hi = (t + REACH + 1).min(hops);
+            d[t * SUBBANDS + k] = src[t * SUBBANDS + k] - (prefix[hi] - prefix[lo]) / (hi - lo) as f32;
+        }
+    }
+    let mut depth = vec![0.0f32; hops * SUBBANDS];
+    for t in 0..hops {
+        let row = t * SUBBANDS..(t + 1) * SUBBANDS;
+        mask::waterfill(&energy[row.clone()], strength.budget * spectra.total[t], strength.cap, &mut depth[row]);
+    }
     for k in 0..SUBBANDS {
         let (mut s, mut s2) = (0.0f64, 0.0f64);
         for t in 0..hops {
@@ -136,7 +164,7 @@ pub(crate) fn features(spectra: &Spectra, grid: &Grid, freq_scale: f64) -> Vec<f
         let sd = ((s2 / n - mean * mean).max(1e-12)).sqrt();
         for t in 0..hops {
             let v = &mut d[t * SUBBANDS + k];
-            *v = (((f64::from(*v) - mean) / sd) as f32).clamp(-2.5, 2.5);
+            *v = (((f64::from(*v) - mean) / sd) as f32).clamp(-2.5, 2.5) * depth[t * SUBBANDS + k] / strength.cap;
         }
     }
     d
@@ -254,6 +282,7 @@ pub(crate) fn analyze_segment(
     plans: &Plans,
     layout: &Layout,
     search: &Search,
+    strength: Strength,
     mono: &[f32],
     first_hop: usize,
     hops: usize,
@@ -264,7 +293,7 @@ pub(crate) fn analyze_segment(
     let max_bin = ((edges[SUBBANDS] / grid.bin_hz).ceil() as usize + 2).min(grid.frame / 2);
     let spectra = Spectra::compute(grid, plans, mono, first_hop, hops, max_bin);
     let features: Vec<Vec<f32>> =
-        search.freq_scales.par_iter().map(|&fs| features(&spectra, grid, fs)).collect();
+        search.freq_scales.par_iter().map(|&fs| features(&spectra, grid, fs, strength)).collect();
     let fits = features
         .par_iter()
         .map(|d| {

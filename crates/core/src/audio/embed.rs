@@ -5,38 +5,44 @@
 use rayon::prelude::*;
 
 use super::layout::{Grid, Layout, Role, BLOCK_SYMBOLS, HOPS_PER_SYMBOL, SUBBANDS};
+use super::mask;
 use super::stft::{Plans, Scratch};
 
 /// Frames processed per parallel chunk (bounds the memory of pending frame deltas).
 const CHUNK_FRAMES: usize = 256;
 
-/// Per block symbol and bin: the relative gain `strength * chip * bit` (0 outside the band).
-pub(crate) fn gain_table(grid: &Grid, layout: &Layout, coded: &[f32], strength: f32) -> Vec<Vec<f32>> {
-    let bands = grid.bin_bands();
+/// Per block symbol and sub-band: the sign `chip * bit` of the slot.
+pub(crate) fn sign_table(layout: &Layout, coded: &[f32]) -> Vec<[f32; SUBBANDS]> {
     (0..BLOCK_SYMBOLS)
         .map(|b| {
-            bands
-                .iter()
-                .map(|band| match band {
-                    None => 0.0,
-                    Some(k) => {
-                        let slot = b * SUBBANDS + usize::from(*k);
-                        let sign = match layout.roles[slot] {
-                            Role::Sync => 1.0,
-                            Role::Data(c) => coded[usize::from(c)],
-                        };
-                        strength * layout.chips[slot] * sign
-                    }
-                })
-                .collect()
+            let mut row = [0.0f32; SUBBANDS];
+            for (k, r) in row.iter_mut().enumerate() {
+                let slot = b * SUBBANDS + k;
+                let bit = match layout.roles[slot] {
+                    Role::Sync => 1.0,
+                    Role::Data(c) => coded[usize::from(c)],
+                };
+                *r = layout.chips[slot] * bit;
+            }
+            row
         })
         .collect()
 }
 
+/// Strength settings of one embedding.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Strength {
+    /// Change energy per frame as a fraction of the frame's energy.
+    pub(crate) budget: f32,
+    /// Largest relative magnitude change of a sub-band.
+    pub(crate) cap: f32,
+}
+
 /// Adds the mark to one channel (`signal` holds that channel's samples), in place.
-pub(crate) fn embed_channel(grid: &Grid, plans: &Plans, gains: &[Vec<f32>], signal: &mut [f32]) {
+pub(crate) fn embed_channel(grid: &Grid, plans: &Plans, signs: &[[f32; SUBBANDS]], strength: Strength, signal: &mut [f32]) {
     let hop = grid.hop;
     let frame = grid.frame;
+    let bands = grid.bin_bands();
     // Frame t covers samples [t*hop, t*hop + frame); the last frame may run past the end.
     let frames = signal.len().div_ceil(hop);
     let norm = 1.0 / frame as f32;
@@ -47,12 +53,25 @@ pub(crate) fn embed_channel(grid: &Grid, plans: &Plans, gains: &[Vec<f32>], sign
         let deltas: Vec<Vec<f32>> = (start_frame..end_frame)
             .into_par_iter()
             .map_init(
-                || Scratch::new(plans),
-                |s, t| {
-                    let g = &gains[(t / HOPS_PER_SYMBOL) % BLOCK_SYMBOLS];
+                || (Scratch::new(plans), [0.0f32; SUBBANDS], [0.0f32; SUBBANDS]),
+                |(s, energy, depth), t| {
+                    let sign = &signs[(t / HOPS_PER_SYMBOL) % BLOCK_SYMBOLS];
                     s.analyze(plans, source, t * hop);
-                    for (x, &gain) in s.spec.iter_mut().zip(g.iter()) {
-                        *x *= gain;
+                    energy.iter_mut().for_each(|e| *e = 0.0);
+                    let mut total = 0.0f32;
+                    for (x, band) in s.spec.iter().zip(&bands) {
+                        let p = x.norm_sqr();
+                        total += p;
+                        if let Some(k) = band {
+                            energy[usize::from(*k)] += p;
+                        }
+                    }
+                    mask::waterfill(&energy[..], strength.budget * total, strength.cap, &mut depth[..]);
+                    for (x, band) in s.spec.iter_mut().zip(&bands) {
+                        *x *= match band {
+                            Some(k) => depth[usize::from(*k)] * sign[usize::from(*k)],
+                            None => 0.0,
+                        };
                     }
                     if let Some(first) = s.spec.first_mut() {
                         first.im = 0.0;

@@ -4,9 +4,7 @@
 //! Everything here is defined in seconds and hertz, not samples, so one layout serves every
 //! sample rate from 8 kHz to 96 kHz and a file resampled after marking still lines up.
 
-use rand_chacha::rand_core::RngCore as _;
-
-use super::keyed;
+use crate::spread;
 use crate::WatermarkKey;
 
 /// Frame length in seconds (2048 samples at 44.1 kHz). Hop = half a frame.
@@ -56,22 +54,14 @@ impl Layout {
     pub(crate) fn new(key: &WatermarkKey, coded_bits: usize) -> Self {
         let per_bit = (BLOCK_SLOTS * 7 / 8) / coded_bits.max(1);
         let data_slots = per_bit * coded_bits;
-        let perm = keyed::permutation(key, "provmark/audio/v1/slots", BLOCK_SLOTS);
+        let perm = spread::keyed_permutation(key, "audio/v1/slots", BLOCK_SLOTS);
         let mut roles = vec![Role::Sync; BLOCK_SLOTS];
         for (i, &slot) in perm.iter().enumerate().take(data_slots) {
             #[allow(clippy::cast_possible_truncation, reason = "coded_bits < 65536")]
             let bit = (i % coded_bits) as u16;
             roles[slot] = Role::Data(bit);
         }
-        let mut rng = keyed::rng(key, "provmark/audio/v1/chips");
-        let mut chips = Vec::with_capacity(BLOCK_SLOTS);
-        let mut word = 0u32;
-        for i in 0..BLOCK_SLOTS {
-            if i % 32 == 0 {
-                word = rng.next_u32();
-            }
-            chips.push(if (word >> (i % 32)) & 1 == 1 { 1.0 } else { -1.0 });
-        }
+        let chips = spread::pn_chips(key, "audio/v1/chips", BLOCK_SLOTS);
         let mut sync = Vec::new();
         let mut data = Vec::new();
         for (slot, role) in roles.iter().enumerate() {
