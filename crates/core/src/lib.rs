@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod audio;
+pub mod audio_codec;
 pub mod error;
 pub mod id;
 pub mod identity;
