@@ -16,8 +16,8 @@ use super::embed::Strength;
 use super::mask;
 use super::stft::{Plans, Scratch};
 
-/// Segment length in hops (two blocks).
-pub(crate) const SEGMENT_HOPS: usize = 2 * BLOCK_SYMBOLS * HOPS_PER_SYMBOL;
+/// Segment length in hops (one block: a splice costs at most a segment or two).
+pub(crate) const SEGMENT_HOPS: usize = BLOCK_SYMBOLS * HOPS_PER_SYMBOL;
 
 /// The hypotheses searched.
 #[derive(Clone, Debug)]

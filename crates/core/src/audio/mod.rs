@@ -90,9 +90,10 @@ impl Engine {
         let grid = Grid::new(audio.sample_rate());
         let plans = self.plans.get(grid.frame);
         let signs = embed::sign_table(&self.layout, coded);
+        let mix = (audio.channels() > 1).then(|| audio.mono());
         for c in 0..usize::from(audio.channels()) {
             let mut ch = audio.channel(c);
-            embed::embed_channel(&grid, &plans, &signs, strength, &mut ch);
+            embed::embed_channel(&grid, &plans, &signs, strength, mix.as_deref(), &mut ch);
             audio.set_channel(c, &ch);
         }
     }

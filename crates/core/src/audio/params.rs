@@ -20,7 +20,7 @@ impl Default for AudioParams {
     fn default() -> Self {
         Self {
             snr_db: 30.5,
-            max_depth: 0.25,
+            max_depth: 0.3,
             max_time_scale: 0.035,
             min_freq_scale: 0.965,
             max_freq_scale: 1.075,
