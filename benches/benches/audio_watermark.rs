@@ -12,7 +12,8 @@ use provmark_core::audio::{AudioDetector, AudioEmbedder, AudioParams};
 use provmark_core::audio_codec::{self, DecodeLimits};
 use provmark_core::{ContentId, WatermarkKey};
 
-const CLIPS: [&str; 2] = ["pcm16-44100-stereo-12s-drascula.wav", "pcm16-16000-mono-26s-librivox.wav"];
+const CLIPS: [&str; 2] =
+    ["pcm16-44100-stereo-12s-drascula.wav", "pcm16-16000-mono-26s-librivox.wav"];
 
 fn bench(c: &mut Criterion) {
     let key = WatermarkKey::from_bytes([42; 32]);

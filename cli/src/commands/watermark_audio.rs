@@ -68,12 +68,14 @@ pub fn embed_audio(
         s += f64::from(*a).powi(2);
         n += f64::from(a - b).powi(2);
     }
-    let format = match output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-        Some("flac") => AudioFormat::Flac,
-        _ => AudioFormat::Wav,
-    };
+    let format =
+        match output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("flac") => AudioFormat::Flac,
+            _ => AudioFormat::Wav,
+        };
     let bytes = audio_codec::encode(&marked, format)?;
-    std::fs::write(output, bytes).with_context(|| format!("cannot write `{}`", output.display()))?;
+    std::fs::write(output, bytes)
+        .with_context(|| format!("cannot write `{}`", output.display()))?;
     Ok(AudioEmbedReport {
         file: output.display().to_string(),
         id: id.to_string(),
@@ -111,7 +113,10 @@ pub struct AudioDetectReport {
 ///
 /// # Errors
 /// Unreadable or undecodable input.
-pub fn detect_audio(keys: &[(String, WatermarkKey)], path: &Path) -> anyhow::Result<AudioDetectReport> {
+pub fn detect_audio(
+    keys: &[(String, WatermarkKey)],
+    path: &Path,
+) -> anyhow::Result<AudioDetectReport> {
     let audio = read_audio(path)?;
     let mut report = AudioDetectReport {
         file: path.display().to_string(),

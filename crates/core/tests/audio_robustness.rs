@@ -15,7 +15,8 @@ use provmark_core::audio::{AudioBuffer, AudioDetector, AudioEmbedder, AudioParam
 use provmark_core::audio_codec::{self, DecodeLimits};
 use provmark_core::{ContentId, WatermarkKey};
 
-const CLIPS: [&str; 2] = ["pcm16-16000-mono-26s-librivox.wav", "pcm16-44100-stereo-12s-drascula.wav"];
+const CLIPS: [&str; 2] =
+    ["pcm16-16000-mono-26s-librivox.wav", "pcm16-44100-stereo-12s-drascula.wav"];
 
 fn clip(name: &str) -> AudioBuffer {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/audio").join(name);
@@ -40,7 +41,8 @@ fn rebuild(a: &AudioBuffer, samples: Vec<f32>, channels: u16) -> AudioBuffer {
 
 /// Deterministic white noise (xorshift), scaled to the given SNR against the signal.
 fn add_noise(a: &AudioBuffer, snr_db: f64) -> AudioBuffer {
-    let power = a.samples().iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / a.samples().len() as f64;
+    let power =
+        a.samples().iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / a.samples().len() as f64;
     let sigma = (power / 10f64.powf(snr_db / 10.0)).sqrt() as f32;
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut gauss = || {
@@ -88,12 +90,32 @@ type Attack = (&'static str, fn(&AudioBuffer) -> AudioBuffer);
 fn fast_attacks() -> Vec<Attack> {
     vec![
         ("none", |a| a.clone()),
-        ("wav_round_trip", |a| audio_codec::decode(&audio_codec::encode_wav(a).unwrap(), &DecodeLimits::default()).unwrap()),
-        ("flac_round_trip", |a| audio_codec::decode(&audio_codec::encode_flac(a).unwrap(), &DecodeLimits::default()).unwrap()),
+        ("wav_round_trip", |a| {
+            audio_codec::decode(&audio_codec::encode_wav(a).unwrap(), &DecodeLimits::default())
+                .unwrap()
+        }),
+        ("flac_round_trip", |a| {
+            audio_codec::decode(&audio_codec::encode_flac(a).unwrap(), &DecodeLimits::default())
+                .unwrap()
+        }),
         ("volume_0.5", |a| rebuild(a, a.samples().iter().map(|s| s * 0.5).collect(), a.channels())),
-        ("volume_2_clip", |a| rebuild(a, a.samples().iter().map(|s| (s * 2.0).clamp(-1.0, 1.0)).collect(), a.channels())),
-        ("dc_offset_0.05", |a| rebuild(a, a.samples().iter().map(|s| s + 0.05).collect(), a.channels())),
-        ("quant_8bit", |a| rebuild(a, a.samples().iter().map(|s| (s * 127.0).round() / 127.0).collect(), a.channels())),
+        ("volume_2_clip", |a| {
+            rebuild(
+                a,
+                a.samples().iter().map(|s| (s * 2.0).clamp(-1.0, 1.0)).collect(),
+                a.channels(),
+            )
+        }),
+        ("dc_offset_0.05", |a| {
+            rebuild(a, a.samples().iter().map(|s| s + 0.05).collect(), a.channels())
+        }),
+        ("quant_8bit", |a| {
+            rebuild(
+                a,
+                a.samples().iter().map(|s| (s * 127.0).round() / 127.0).collect(),
+                a.channels(),
+            )
+        }),
         ("white_noise_30db", |a| add_noise(a, 30.0)),
         ("cut_first_1.5s", |a| frames_range(a, 1.5, 1e9)),
         ("excerpt_10s", |a| frames_range(a, 1.3, 10.0)),
@@ -109,11 +131,19 @@ fn fast_attacks() -> Vec<Attack> {
             let ch = usize::from(a.channels());
             let d = a.sample_rate() as usize / 10 * ch;
             let s = a.samples();
-            rebuild(a, (0..s.len()).map(|i| s[i] + if i >= d { 0.3 * s[i - d] } else { 0.0 }).collect(), a.channels())
+            rebuild(
+                a,
+                (0..s.len()).map(|i| s[i] + if i >= d { 0.3 * s[i - d] } else { 0.0 }).collect(),
+                a.channels(),
+            )
         }),
         ("mono_downmix", |a| {
             let ch = usize::from(a.channels());
-            rebuild(a, a.samples().chunks(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect(), 1)
+            rebuild(
+                a,
+                a.samples().chunks(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect(),
+                1,
+            )
         }),
         ("speed_+1%", |a| speed(a, 1.01)),
         ("speed_-3%", |a| speed(a, 0.97)),
@@ -128,7 +158,12 @@ fn marked_clips_survive_fast_attacks() {
         let m = marked(name);
         for (attack, f) in fast_attacks() {
             let r = detector.detect(&f(&m)).unwrap();
-            eprintln!("{name:45} {attack:18} id={:?} score={:.1} p={:.1e}", r.id(), r.score, r.p_value);
+            eprintln!(
+                "{name:45} {attack:18} id={:?} score={:.1} p={:.1e}",
+                r.id(),
+                r.score,
+                r.p_value
+            );
             assert!(r.p_value <= 1e-12);
             if r.id() != Some(ID) {
                 failures.push(format!("{name}/{attack}"));
@@ -162,8 +197,12 @@ fn another_key_finds_nothing() {
 fn short_silent_and_odd_inputs_are_results_not_panics() {
     let detector = AudioDetector::new(&key(), AudioParams::default());
     let embedder = AudioEmbedder::new(&key(), AudioParams::default());
-    for (frames, rate, ch) in [(0usize, 8_000u32, 1u16), (100, 8_000, 1), (48_000 * 3, 48_000, 6), (8_000 * 12, 8_000, 1)] {
-        let mut a = AudioBuffer::new(vec![0.0; frames * usize::from(ch)], ch, rate, SampleFormat::Float).unwrap();
+    for (frames, rate, ch) in
+        [(0usize, 8_000u32, 1u16), (100, 8_000, 1), (48_000 * 3, 48_000, 6), (8_000 * 12, 8_000, 1)]
+    {
+        let mut a =
+            AudioBuffer::new(vec![0.0; frames * usize::from(ch)], ch, rate, SampleFormat::Float)
+                .unwrap();
         embedder.embed(&mut a, ID).unwrap();
         assert!(a.samples().iter().all(|s| *s == 0.0), "silence stays silent");
         assert_eq!(detector.detect(&a).unwrap().id(), None);
@@ -172,7 +211,9 @@ fn short_silent_and_odd_inputs_are_results_not_panics() {
 
 /// Runs `cmd` through `sh -c` with `{in}` and `{out}` replaced.
 fn external(cmd: &str, input: &std::path::Path, output: &std::path::Path) -> bool {
-    let line = cmd.replace("{in}", &input.display().to_string()).replace("{out}", &output.display().to_string());
+    let line = cmd
+        .replace("{in}", &input.display().to_string())
+        .replace("{out}", &output.display().to_string());
     Command::new("sh").arg("-c").arg(line).status().map(|s| s.success()).unwrap_or(false)
 }
 
@@ -208,7 +249,8 @@ fn full_attack_sweep_with_real_encoders() {
         for (attack, cmd) in attacks {
             let out = dir.path().join(format!("{attack}-{name}"));
             assert!(external(cmd, &src, &out), "{attack}: command failed (tools installed?)");
-            let a = audio_codec::decode(&std::fs::read(&out).unwrap(), &DecodeLimits::default()).unwrap();
+            let a = audio_codec::decode(&std::fs::read(&out).unwrap(), &DecodeLimits::default())
+                .unwrap();
             let r = detector.detect(&a).unwrap();
             eprintln!("{name:45} {attack:18} id={:?} score={:.1}", r.id(), r.score);
             if r.id() != Some(ID) {

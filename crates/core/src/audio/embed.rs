@@ -62,7 +62,14 @@ pub(crate) fn embed_channel(
         let deltas: Vec<Vec<f32>> = (start_frame..end_frame)
             .into_par_iter()
             .map_init(
-                || (Scratch::new(plans), Scratch::new(plans), [0.0f32; SUBBANDS], [0.0f32; SUBBANDS]),
+                || {
+                    (
+                        Scratch::new(plans),
+                        Scratch::new(plans),
+                        [0.0f32; SUBBANDS],
+                        [0.0f32; SUBBANDS],
+                    )
+                },
                 |(s, r, energy, depth), t| {
                     let sign = &signs[(t / HOPS_PER_SYMBOL) % BLOCK_SYMBOLS];
                     s.analyze(plans, source, t * hop);
@@ -82,7 +89,12 @@ pub(crate) fn embed_channel(
                             energy[usize::from(*k)] += p;
                         }
                     }
-                    mask::waterfill(&energy[..], strength.budget * total, strength.cap, &mut depth[..]);
+                    mask::waterfill(
+                        &energy[..],
+                        strength.budget * total,
+                        strength.cap,
+                        &mut depth[..],
+                    );
                     for (x, band) in s.spec.iter_mut().zip(&bands) {
                         *x *= match band {
                             Some(k) => depth[usize::from(*k)] * sign[usize::from(*k)],
@@ -95,7 +107,8 @@ pub(crate) fn embed_channel(
                     if let Some(last) = s.spec.last_mut() {
                         last.im = 0.0;
                     }
-                    let _ = plans.inverse.process_with_scratch(&mut s.spec, &mut s.time, &mut s.inv);
+                    let _ =
+                        plans.inverse.process_with_scratch(&mut s.spec, &mut s.time, &mut s.inv);
                     s.time.iter().zip(plans.window.iter()).map(|(v, w)| v * w * norm).collect()
                 },
             )
