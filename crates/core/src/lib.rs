@@ -27,10 +27,12 @@
 
 pub mod audio;
 pub mod audio_codec;
+pub mod container;
 pub mod error;
 pub mod id;
 pub mod identity;
 pub mod key;
+pub mod manifest;
 pub mod payload;
 pub mod spread;
 pub mod verdict;
