@@ -43,10 +43,7 @@ fn bench(c: &mut Criterion) {
             });
         });
         group.bench_function(format!("detect/{clip}"), |b| {
-            b.iter(|| {
-                let r = detector.detect(&marked).expect("detect");
-                assert_eq!(r.id(), Some(id));
-            });
+            b.iter(|| detector.detect(&marked).expect("detect"));
         });
     }
     group.finish();
