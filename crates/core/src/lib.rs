@@ -25,6 +25,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audio;
+pub mod audio_codec;
 pub mod container;
 pub mod error;
 pub mod fingerprint;
