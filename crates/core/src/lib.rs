@@ -29,6 +29,8 @@ pub mod error;
 pub mod id;
 pub mod identity;
 pub mod key;
+pub mod payload;
+pub mod spread;
 
 pub use error::{Error, Result};
 pub use id::ContentId;
