@@ -25,12 +25,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod codec;
 pub mod error;
 pub mod id;
 pub mod identity;
 pub mod key;
 pub mod payload;
 pub mod spread;
+pub mod image;
 
 pub use error::{Error, Result};
 pub use id::ContentId;

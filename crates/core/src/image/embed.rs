@@ -4,7 +4,7 @@ use ::image::DynamicImage;
 
 use super::pattern::{cell_size, N};
 use super::pixels::{add_luma_delta, block_luma, with_samples, Layout, Sample};
-use crate::{Error, Result};
+use crate::Result;
 
 /// Activity (mean absolute Laplacian of block luma, 0..255 scale) at which the mask reaches
 /// full strength. Below it the mark fades linearly, down to [`MASK_FLOOR`].
@@ -156,9 +156,4 @@ fn embed_samples<T: Sample>(buf: &mut [T], layout: Layout, tile: &[f32], cell: f
     };
     add_luma_delta(buf, layout, render);
     EmbedStats { cell, rms }
-}
-
-#[allow(dead_code, reason = "kept for symmetry with the detector's error paths")]
-fn _unused() -> Error {
-    Error::params("image", "")
 }

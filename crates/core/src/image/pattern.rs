@@ -2,7 +2,8 @@
 //! chip signs, and the geometry that ties the tile to the image size.
 
 use crate::key::WatermarkKey;
-use super::shim::{self as spread, CODED_BITS};
+use crate::payload::CODED_BITS;
+use crate::spread;
 
 /// Chips per tile side.
 pub(crate) const N: usize = 32;
@@ -63,15 +64,6 @@ impl TileLayout {
             for &c in chips {
                 t[c] = self.pn[c] * coded[j];
             }
-        }
-        t
-    }
-
-    /// The sync pattern alone (zero on payload chips).
-    pub(crate) fn sync_tile(&self) -> Vec<f32> {
-        let mut t = vec![0.0f32; CHIPS];
-        for &c in &self.sync {
-            t[c] = self.pn[c];
         }
         t
     }

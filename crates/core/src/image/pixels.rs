@@ -4,10 +4,8 @@
 //! All arithmetic is on a 0..255 scale whatever the bit depth, so one strength means the same
 //! visual change for 8-bit, 16-bit and float images.
 
-use ::image::DynamicImage;
 use rayon::prelude::*;
 
-use crate::{Error, Result};
 
 /// A sample type the watermark can read and write.
 pub(crate) trait Sample: Copy + Send + Sync {
@@ -70,17 +68,17 @@ macro_rules! with_samples {
         let width = $img.width() as usize;
         let height = $img.height() as usize;
         match $img {
-            DynamicImage::ImageLuma8(b) => { let $buf = b; let $layout = Layout { width, height, channels: 1, colour: 1 }; $body }
-            DynamicImage::ImageLumaA8(b) => { let $buf = b; let $layout = Layout { width, height, channels: 2, colour: 1 }; $body }
-            DynamicImage::ImageRgb8(b) => { let $buf = b; let $layout = Layout { width, height, channels: 3, colour: 3 }; $body }
-            DynamicImage::ImageRgba8(b) => { let $buf = b; let $layout = Layout { width, height, channels: 4, colour: 3 }; $body }
-            DynamicImage::ImageLuma16(b) => { let $buf = b; let $layout = Layout { width, height, channels: 1, colour: 1 }; $body }
-            DynamicImage::ImageLumaA16(b) => { let $buf = b; let $layout = Layout { width, height, channels: 2, colour: 1 }; $body }
-            DynamicImage::ImageRgb16(b) => { let $buf = b; let $layout = Layout { width, height, channels: 3, colour: 3 }; $body }
-            DynamicImage::ImageRgba16(b) => { let $buf = b; let $layout = Layout { width, height, channels: 4, colour: 3 }; $body }
-            DynamicImage::ImageRgb32F(b) => { let $buf = b; let $layout = Layout { width, height, channels: 3, colour: 3 }; $body }
-            DynamicImage::ImageRgba32F(b) => { let $buf = b; let $layout = Layout { width, height, channels: 4, colour: 3 }; $body }
-            _ => Err(Error::params("image", "unsupported pixel layout")),
+            ::image::DynamicImage::ImageLuma8(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 1, colour: 1 }; $body }
+            ::image::DynamicImage::ImageLumaA8(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 2, colour: 1 }; $body }
+            ::image::DynamicImage::ImageRgb8(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 3, colour: 3 }; $body }
+            ::image::DynamicImage::ImageRgba8(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 4, colour: 3 }; $body }
+            ::image::DynamicImage::ImageLuma16(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 1, colour: 1 }; $body }
+            ::image::DynamicImage::ImageLumaA16(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 2, colour: 1 }; $body }
+            ::image::DynamicImage::ImageRgb16(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 3, colour: 3 }; $body }
+            ::image::DynamicImage::ImageRgba16(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 4, colour: 3 }; $body }
+            ::image::DynamicImage::ImageRgb32F(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 3, colour: 3 }; $body }
+            ::image::DynamicImage::ImageRgba32F(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 4, colour: 3 }; $body }
+            _ => Err($crate::Error::params("image", "unsupported pixel layout")),
         }
     }};
 }
