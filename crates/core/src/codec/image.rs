@@ -271,3 +271,6 @@ fn first_dqt(b: &[u8]) -> Option<[u16; 64]> {
     }
     found
 }
+
+#[cfg(test)]
+mod tests;

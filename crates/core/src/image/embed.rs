@@ -8,13 +8,13 @@ use crate::Result;
 
 /// Activity (mean absolute Laplacian of block luma, 0..255 scale) at which the mask reaches
 /// full strength. Below it the mark fades linearly, down to [`MASK_FLOOR`].
-const ACTIVITY_FULL: f32 = 6.0;
+const ACTIVITY_FULL: f32 = 4.0;
 /// Mask value in perfectly flat areas (fraction of full strength).
-const MASK_FLOOR: f32 = 0.15;
+const MASK_FLOOR: f32 = 0.12;
 /// Peak amplitude (0..255 scale) of the pattern in textured areas at strength 1.
-const PEAK_AMPLITUDE: f32 = 5.0;
-/// Cap on the RMS of the luminance change at strength 1 (0..255 scale): about 41 dB PSNR.
-const RMS_CAP: f32 = 2.2;
+const PEAK_AMPLITUDE: f32 = 8.0;
+/// Cap on the RMS of the luminance change at strength 1 (0..255 scale): about 40.3 dB PSNR.
+const RMS_CAP: f32 = 2.45;
 /// RMS of a bilinearly interpolated field of independent ±1 chips: (2/3 per axis).
 const PATTERN_RMS: f32 = 2.0 / 3.0;
 

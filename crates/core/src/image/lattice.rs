@@ -16,7 +16,7 @@ pub(crate) const WORKING_SHORT_SIDE: usize = 512;
 /// Inner and outer scale of the difference-of-Gaussians residual, in working pixels.
 pub(crate) const DOG_SIGMAS: (f32, f32) = (0.8, 3.0);
 /// Shortest tile period searched, in working pixels.
-const MIN_PERIOD: f32 = 36.0;
+const MIN_PERIOD: f32 = 44.0;
 /// Longest period searched, as a fraction of the working image's short side.
 const MAX_PERIOD_FRACTION: f32 = 0.56;
 /// Autocorrelation peaks kept as basis candidates.
@@ -54,7 +54,11 @@ pub(crate) fn lattice_candidates(res: &[f32], w: usize, h: usize, max_bases: usi
     // mercy of a few strong image frequencies.
     buf.par_iter_mut().for_each(|c| *c = Complex32::new(c.norm(), 0.0));
     fft.inverse(&mut buf);
-    let ac: Vec<f32> = buf.iter().map(|c| c.re).collect();
+    let raw: Vec<f32> = buf.iter().map(|c| c.re).collect();
+    // Remove the smooth trend image structure leaves in the autocorrelation, which would
+    // otherwise pull the (broad) lattice peaks off by a pixel or two.
+    let trend = box_blur(&raw, fw, fh, 9);
+    let ac: Vec<f32> = raw.iter().zip(&trend).map(|(a, t)| a - t).collect();
     let at = |dx: i64, dy: i64| -> f32 {
         #[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss, reason = "fft sizes fit in i64; rem_euclid is non-negative")]
         let (x, y) = (dx.rem_euclid(fw as i64) as usize, dy.rem_euclid(fh as i64) as usize);
@@ -126,38 +130,62 @@ pub(crate) fn lattice_candidates(res: &[f32], w: usize, h: usize, max_bases: usi
         let v = [dx as f32 + sub(at(dx - 1, dy), at(dx + 1, dy)), dy as f32 + sub(at(dx, dy - 1), at(dx, dy + 1))];
         v
     };
-    // Refine a lattice vector with its harmonics (peaks near k*v), which k-fold the precision.
-    let harmonics = |v: V2| -> V2 {
-        let (mut sx, mut sy, mut sk) = (v[0], v[1], 1.0f32);
-        for k in 2..=6 {
-            #[allow(clippy::cast_precision_loss, reason = "small k")]
-            let kf = k as f32;
-            let (tx, ty) = (v[0] * kf, v[1] * kf);
-            #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
-            if tx.abs() > 0.8 * w as f32 || ty.abs() > 0.8 * h as f32 {
-                break;
-            }
-            #[allow(clippy::cast_possible_truncation, reason = "bounded by the image size")]
-            let (cx, cy) = (tx.round() as i64, ty.round() as i64);
-            let mut best = (f32::MIN, cx, cy);
-            for ny in -2..=2 {
-                for nx in -2..=2 {
-                    let a = at(cx + nx, cy + ny);
-                    if a > best.0 {
-                        best = (a, cx + nx, cy + ny);
+    // Refine a basis by least squares over every lattice point i*a + j*b in range whose
+    // peak stands out: far points pin the vectors down to a fraction of a pixel.
+    let refine_basis = |basis: [V2; 2]| -> [V2; 2] {
+        let (mut sii, mut sij, mut sjj) = (0.0f32, 0.0f32, 0.0f32);
+        let (mut six, mut sjx, mut siy, mut sjy) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        for i1 in -4i32..=4 {
+            for i2 in 0i32..=4 {
+                if i2 == 0 && i1 <= 0 {
+                    continue;
+                }
+                #[allow(clippy::cast_precision_loss, reason = "small multipliers")]
+                let (f1, f2) = (i1 as f32, i2 as f32);
+                let (px, py) = (f1 * basis[0][0] + f2 * basis[1][0], f1 * basis[0][1] + f2 * basis[1][1]);
+                #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
+                if px.abs() > 0.8 * w as f32 || py.abs() > 0.8 * h as f32 {
+                    continue;
+                }
+                #[allow(clippy::cast_possible_truncation, reason = "bounded by the image size")]
+                let (cx, cy) = (px.round() as i64, py.round() as i64);
+                let mut best = (f32::MIN, cx, cy);
+                for ny in -2..=2 {
+                    for nx in -2..=2 {
+                        let a = at(cx + nx, cy + ny);
+                        if a > best.0 {
+                            best = (a, cx + nx, cy + ny);
+                        }
                     }
                 }
+                if (best.0 - mu) / sd < 3.0 {
+                    continue;
+                }
+                let p = refine(best.1, best.2);
+                sii += f1 * f1;
+                sij += f1 * f2;
+                sjj += f2 * f2;
+                six += f1 * p[0];
+                sjx += f2 * p[0];
+                siy += f1 * p[1];
+                sjy += f2 * p[1];
             }
-            if (best.0 - mu) / sd < 2.5 {
-                break;
-            }
-            let p = refine(best.1, best.2);
-            sx += p[0] * kf;
-            sy += p[1] * kf;
-            sk += kf * kf;
         }
-        // Least squares of p_k = k v over the harmonics found: v = sum(k p_k) / sum(k^2).
-        [sx / sk, sy / sk]
+        let det = sii * sjj - sij * sij;
+        if det.abs() < 1e-3 {
+            return basis;
+        }
+        let solve = |ri: f32, rj: f32| ((sjj * ri - sij * rj) / det, (sii * rj - sij * ri) / det);
+        let (ax, bx) = solve(six, sjx);
+        let (ay, by) = solve(siy, sjy);
+        let refined = [[ax, ay], [bx, by]];
+        // Keep the refinement only if it stays close (a wrong peak must not drag it away).
+        let moved = norm([ax - basis[0][0], ay - basis[0][1]]).max(norm([bx - basis[1][0], by - basis[1][1]]));
+        if moved < 3.0 {
+            refined
+        } else {
+            basis
+        }
     };
     let mut bases: Vec<([V2; 2], f32)> = Vec::new();
     for i in 0..peaks.len() {
@@ -173,12 +201,61 @@ pub(crate) fn lattice_candidates(res: &[f32], w: usize, h: usize, max_bases: usi
             if bases.iter().any(|(bb, _)| same_lattice(bb, &basis)) {
                 continue;
             }
-            bases.push((basis, peaks[i].0 + peaks[j].0));
+            // A real tile lattice has peaks at its sums and harmonics too; image structure
+            // that happens to peak at two lags does not. Score the mean z over the points.
+            let mut zs = Vec::new();
+            for (i1, i2) in [(1i32, 0i32), (0, 1), (1, 1), (1, -1), (2, 0), (0, 2), (2, 1), (1, 2), (2, -1), (1, -2)] {
+                #[allow(clippy::cast_precision_loss, reason = "small multipliers")]
+                let (f1, f2) = (i1 as f32, i2 as f32);
+                let (px, py) = (f1 * basis[0][0] + f2 * basis[1][0], f1 * basis[0][1] + f2 * basis[1][1]);
+                #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
+                if px.abs() > 0.85 * w as f32 || py.abs() > 0.85 * h as f32 {
+                    continue;
+                }
+                #[allow(clippy::cast_possible_truncation, reason = "bounded by the image size")]
+                let (cx, cy) = (px.round() as i64, py.round() as i64);
+                let mut best = f32::MIN;
+                for ny in -1..=1 {
+                    for nx in -1..=1 {
+                        best = best.max(z(cx + nx, cy + ny));
+                    }
+                }
+                zs.push(best.min(20.0));
+            }
+            if zs.len() < 3 {
+                continue;
+            }
+            #[allow(clippy::cast_precision_loss, reason = "at most 10 points")]
+            let score = zs.iter().sum::<f32>() / zs.len() as f32;
+            bases.push((basis, score));
         }
     }
     bases.sort_by(|a, b| b.1.total_cmp(&a.1));
     bases.truncate(max_bases);
-    bases.into_iter().map(|(b, _)| [harmonics(b[0]), harmonics(b[1])]).collect()
+    let mut out: Vec<[V2; 2]> = Vec::new();
+    for (b, _) in bases {
+        let r = refine_basis(b);
+        // The marked tile is square: also try each vector with its perpendicular twin, which
+        // repairs a vector pulled off by image structure (at the cost of aspect changes, which
+        // the unconstrained basis still covers).
+        let perp = |v: V2, like: V2| {
+            let p = [-v[1], v[0]];
+            if p[0] * like[0] + p[1] * like[1] >= 0.0 {
+                p
+            } else {
+                [-p[0], -p[1]]
+            }
+        };
+        for cand in [r, refine_basis([r[0], perp(r[0], r[1])]), refine_basis([perp(r[1], r[0]), r[1]])] {
+            if !out.iter().any(|o| {
+                norm([o[0][0] - cand[0][0], o[0][1] - cand[0][1]]) < 0.7
+                    && norm([o[1][0] - cand[1][0], o[1][1] - cand[1][1]]) < 0.7
+            }) {
+                out.push(cand);
+            }
+        }
+    }
+    out
 }
 
 fn norm(v: V2) -> f32 {

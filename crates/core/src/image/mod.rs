@@ -257,6 +257,9 @@ impl std::fmt::Debug for ImageDetector {
     }
 }
 
+/// Decoding attempts spent on the refined lattice hypothesis.
+const REFINED_ATTEMPTS: usize = 4;
+
 /// Lattice hypotheses examined per image.
 const LATTICE_HYPOTHESES: usize = 3;
 
@@ -281,18 +284,13 @@ impl ImageDetector {
             Ok(pixels::block_luma(buf, layout, k))
         })?;
         let res = lattice::residual(&luma, w, h);
-        let bases = lattice::lattice_candidates(&res, w, h, LATTICE_HYPOTHESES);
+        let mut bases = lattice::lattice_candidates(&res, w, h, LATTICE_HYPOTHESES);
         let budget = self.params.attempts() as usize;
-        let mut matched = Vec::with_capacity(bases.len());
+        let all_d: Vec<usize> = (0..8).collect();
+        let mut matched = Vec::with_capacity(bases.len() + 1);
         let mut cands: Vec<(usize, sync::SyncPeak)> = Vec::new();
         for (bi, basis) in bases.iter().enumerate() {
-            #[allow(clippy::cast_precision_loss, reason = "N is small")]
-            let cell = (norm(basis[0]) + norm(basis[1])) / (2.0 * N as f32);
-            let Some(folded) = sync::fold(&res, w, h, basis) else {
-                matched.push(Vec::new());
-                continue;
-            };
-            let found = sync::search(&self.fft, &folded, &self.layout, cell, budget);
+            let found = self.sync_search(&res, w, h, basis, budget, &all_d);
             cands.extend(found.peaks.iter().map(|p| (bi, *p)));
             matched.push(found.matched);
         }
@@ -301,24 +299,40 @@ impl ImageDetector {
 
         let mut best: Option<(payload::Decoded, usize, sync::SyncPeak)> = None;
         let mut attempts = 0u32;
-        for &(bi, peak) in &cands {
-            attempts += 1;
-            let chips = sync::chips(&matched[bi][peak.d], &peak);
-            let soft: Vec<f32> = self
-                .layout
-                .bits
-                .iter()
-                .map(|cs| cs.iter().map(|&c| self.layout.pn[c] * chips[c]).sum())
-                .collect();
-            debug_assert_eq!(soft.len(), CODED_BITS);
-            let dec = self.codec.decode(&soft);
-            let better = best.as_ref().is_none_or(|(b, _, _)| dec.correlation > b.correlation);
-            if dec.tag_ok || better {
-                best = Some((dec, bi, peak));
+        let mut try_decode = |cands: &[(usize, sync::SyncPeak)], matched: &[Vec<Vec<f32>>], attempts: &mut u32| {
+            for &(bi, peak) in cands {
+                if *attempts as usize >= budget {
+                    return false;
+                }
+                *attempts += 1;
+                let dec = self.decode_at(&matched[bi][peak.d], &peak);
+                let better = best.as_ref().is_none_or(|(b, _, _)| dec.correlation > b.correlation);
+                if dec.tag_ok || better {
+                    best = Some((dec, bi, peak));
+                }
+                if dec.tag_ok {
+                    return true;
+                }
             }
-            if dec.tag_ok {
-                break;
+            false
+        };
+        // Order: the strongest raw hypothesis; then that hypothesis with its lattice refined on
+        // the keyed sync peak (the autocorrelation pins the lattice to about a pixel, the sync
+        // pattern does better), its best few shifts; then the other raw hypotheses.
+        let mut ok = try_decode(&cands[..cands.len().min(1)], &matched, &mut attempts);
+        if !ok {
+            if let Some(&(bi, top)) = cands.first() {
+                let refined = self.refine_basis(&res, w, h, bases[bi], top.d, top.z);
+                let found = self.sync_search(&res, w, h, &refined, REFINED_ATTEMPTS, &[top.d]);
+                bases.push(refined);
+                matched.push(found.matched);
+                let nb = bases.len() - 1;
+                let more: Vec<(usize, sync::SyncPeak)> = found.peaks.iter().map(|p| (nb, *p)).collect();
+                ok = try_decode(&more, &matched, &mut attempts);
             }
+        }
+        if !ok && cands.len() > 1 {
+            try_decode(&cands[1..], &matched, &mut attempts);
         }
         let p_value = payload::false_positive_probability(u64::from(attempts));
         let Some((dec, bi, peak)) = best else {
@@ -360,6 +374,59 @@ impl ImageDetector {
     }
 }
 
+impl ImageDetector {
+    fn sync_search(&self, res: &[f32], w: usize, h: usize, basis: &[lattice::V2; 2], keep: usize, ds: &[usize]) -> sync::Folded {
+        #[allow(clippy::cast_precision_loss, reason = "N is small")]
+        let cell = (norm(basis[0]) + norm(basis[1])) / (2.0 * N as f32);
+        match sync::fold(res, w, h, basis) {
+            Some(folded) => sync::search(&self.fft, &folded, &self.layout, cell, keep, ds),
+            None => sync::Folded { matched: vec![Vec::new(); 8], peaks: Vec::new() },
+        }
+    }
+
+    fn decode_at(&self, matched: &[f32], peak: &sync::SyncPeak) -> payload::Decoded {
+        let chips = sync::chips(matched, peak);
+        let soft: Vec<f32> = self
+            .layout
+            .bits
+            .iter()
+            .map(|cs| cs.iter().map(|&c| self.layout.pn[c] * chips[c]).sum())
+            .collect();
+        debug_assert_eq!(soft.len(), CODED_BITS);
+        self.codec.decode(&soft)
+    }
+
+    /// Coordinate ascent on the four basis components, maximising the sync peak.
+    fn refine_basis(&self, res: &[f32], w: usize, h: usize, start: [lattice::V2; 2], d: usize, z0: f32) -> [lattice::V2; 2] {
+        let mut basis = start;
+        let mut best = z0;
+        for step in [0.8f32, 0.4, 0.2] {
+            for _ in 0..2 {
+                let mut improved = false;
+                for comp in 0..4 {
+                    for sign in [-1.0f32, 1.0] {
+                        let mut b = basis;
+                        b[comp / 2][comp % 2] += sign * step;
+                        let z = self.sync_search(res, w, h, &b, 1, &[d]).peaks.first().map_or(f32::MIN, |p| p.z);
+                        if z > best {
+                            best = z;
+                            basis = b;
+                            improved = true;
+                        }
+                    }
+                }
+                if !improved {
+                    break;
+                }
+            }
+        }
+        basis
+    }
+}
+
 fn norm(v: lattice::V2) -> f32 {
     (v[0] * v[0] + v[1] * v[1]).sqrt()
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,15 +15,21 @@ pub(crate) const CHIPS_PER_BIT: usize = 2;
 pub(crate) const SYNC_CHIPS: usize = CHIPS - CHIPS_PER_BIT * CODED_BITS;
 /// Tiles across the short side of the marked image.
 pub(crate) const TILES_PER_SHORT_SIDE: f32 = 4.0;
-/// Smallest chip cell, in pixels of the marked image.
-pub(crate) const MIN_CELL: f32 = 2.0;
+/// Fewest tiles across the short side (small images trade tiles for larger cells).
+pub(crate) const MIN_TILES_PER_SHORT_SIDE: f32 = 2.5;
+/// Preferred smallest chip cell, in pixels of the marked image: below it JPEG's 8×8 blocks
+/// eat the chips.
+pub(crate) const PREFERRED_MIN_CELL: f32 = 5.0;
 
-/// The chip cell size (pixels) for an image of this size: the tile is a fixed fraction of the
-/// short side, so the mark scales with the picture.
+/// The chip cell size (pixels) for an image of this size: a quarter of the short side per
+/// tile, so the mark scales with the picture, but never smaller than 5 px unless that would
+/// leave fewer than 2.5 tiles across.
 pub(crate) fn cell_size(width: u32, height: u32) -> f32 {
     #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
     let short = width.min(height) as f32;
-    (short / (TILES_PER_SHORT_SIDE * N as f32)).max(MIN_CELL)
+    let n = N as f32;
+    let largest = short / (MIN_TILES_PER_SHORT_SIDE * n);
+    (short / (TILES_PER_SHORT_SIDE * n)).max(largest.min(PREFERRED_MIN_CELL))
 }
 
 /// The keyed assignment of chips to roles, built once per key.

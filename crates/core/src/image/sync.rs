@@ -145,14 +145,14 @@ fn sync_impulses(layout: &TileLayout) -> Vec<Complex32> {
     s
 }
 
-/// Correlates the folded tile with the sync pattern under all symmetries.
-pub(crate) fn search(fft: &Fft2, folded: &[f32], layout: &TileLayout, cell: f32, keep: usize) -> Folded {
+/// Correlates the folded tile with the sync pattern under the symmetries `ds`.
+pub(crate) fn search(fft: &Fft2, folded: &[f32], layout: &TileLayout, cell: f32, keep: usize, ds: &[usize]) -> Folded {
     let k = chip_response(fft, cell);
     let mut s = sync_impulses(layout);
     fft.forward(&mut s);
-    let results: Vec<(Vec<f32>, Vec<f32>)> = (0..8)
-        .into_par_iter()
-        .map(|d| {
+    let results: Vec<(Vec<f32>, Vec<f32>)> = ds
+        .par_iter()
+        .map(|&d| {
             let fd = dihedral(folded, d);
             let mut spec: Vec<Complex32> = fd.iter().map(|&v| Complex32::new(v, 0.0)).collect();
             fft.forward(&mut spec);
@@ -171,7 +171,7 @@ pub(crate) fn search(fft: &Fft2, folded: &[f32], layout: &TileLayout, cell: f32,
     let mu = all.iter().sum::<f32>() / n;
     let sd = (all.iter().map(|v| (v - mu) * (v - mu)).sum::<f32>() / n).sqrt().max(1e-20);
     let mut peaks = Vec::new();
-    for (d, (_, c)) in results.iter().enumerate() {
+    for (&d, (_, c)) in ds.iter().zip(&results) {
         let mut local: Vec<SyncPeak> = Vec::new();
         for y in 0..M {
             for x in 0..M {
@@ -196,7 +196,11 @@ pub(crate) fn search(fft: &Fft2, folded: &[f32], layout: &TileLayout, cell: f32,
     }
     peaks.sort_by(|a, b| b.z.total_cmp(&a.z));
     peaks.truncate(keep);
-    Folded { matched: results.into_iter().map(|(g, _)| g).collect(), peaks }
+    let mut matched = vec![Vec::new(); 8];
+    for (&d, (g, _)) in ds.iter().zip(results) {
+        matched[d] = g;
+    }
+    Folded { matched, peaks }
 }
 
 /// Soft chip values for one sync hypothesis, normalised to unit RMS.
