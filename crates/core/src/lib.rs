@@ -29,10 +29,10 @@ pub mod codec;
 pub mod error;
 pub mod id;
 pub mod identity;
+pub mod image;
 pub mod key;
 pub mod payload;
 pub mod spread;
-pub mod image;
 
 pub use error::{Error, Result};
 pub use id::ContentId;

@@ -75,6 +75,14 @@ fn decompression_bomb_is_refused_before_allocation() {
     png.extend(13u32.to_be_bytes());
     png.extend(&ihdr);
     png.extend(crc32(&ihdr).to_be_bytes());
+    // A few bytes of (invalid) image data and the end chunk, as a real bomb would carry.
+    for (name, data) in [(&b"IDAT"[..], &[0x78u8, 0x9c, 0x03, 0x00][..]), (b"IEND", b"")] {
+        let mut chunk = name.to_vec();
+        chunk.extend(data);
+        png.extend(u32::try_from(data.len()).unwrap().to_be_bytes());
+        png.extend(&chunk);
+        png.extend(crc32(&chunk).to_be_bytes());
+    }
     let e = decode(&png).unwrap_err();
     assert!(matches!(e, Error::Limits { .. }), "{e}");
 }
