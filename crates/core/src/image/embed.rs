@@ -37,7 +37,7 @@ pub(crate) fn embed_tile(
     let (w, h) = (img.width(), img.height());
     let cell = cell_size(w, h);
     with_samples!(img, b, layout, {
-        let buf: &mut [_] = &mut **b;
+        let buf: &mut [_] = b;
         Ok(embed_samples(buf, layout, tile, cell, strength))
     })
 }

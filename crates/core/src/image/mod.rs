@@ -32,9 +32,11 @@
 //!
 //! let key = WatermarkKey::from_bytes([7; 32]);
 //! let params = ImageParams::builder().strength(1.0).build()?;
-//! let mut img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(320, 256, |x, y| {
-//!     let v = ((x * 7 + y * 13) % 97 + (x ^ y) % 61) as u8;
-//!     image::Rgb([v, v.wrapping_add(40), 200 - v / 2])
+//! // A stand-in for a photo: smooth shading plus pseudo-random texture.
+//! let mut img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(400, 300, |x, y| {
+//!     let h = (x.wrapping_mul(374_761_393) ^ y.wrapping_mul(668_265_263)).wrapping_mul(1_274_126_177);
+//!     let v = 60 + (x + y) / 8 + (h >> 27);
+//!     image::Rgb([v as u8, (v * 3 / 4) as u8, (255 - v) as u8])
 //! }));
 //! let id = ContentId::from_u64(0x0123_4567_89ab_cdef);
 //! ImageEmbedder::new(&key, params).embed(&mut img, id)?;
@@ -295,7 +297,7 @@ impl ImageDetector {
         let short = img.width().min(img.height()) as usize;
         let k = ((short + lattice::WORKING_SHORT_SIDE / 2) / lattice::WORKING_SHORT_SIDE).max(1);
         let (luma, w, h) = pixels::with_samples!(img, b, layout, {
-            let buf: &[_] = &**b;
+            let buf: &[_] = b;
             Ok(pixels::block_luma(buf, layout, k))
         })?;
         let res = lattice::residual(&luma, w, h);
