@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns its arguments into library calls.
 
 mod keygen;
+mod ledger;
 mod watermark;
 
 use crate::args::{Cli, Command, WatermarkCommand};
@@ -24,5 +25,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Keygen(args) => keygen::run(&args),
         Command::Watermark(WatermarkCommand::Embed(args)) => watermark::embed(&args),
         Command::Watermark(WatermarkCommand::Detect(args)) => watermark::detect(&args),
+        Command::Ledger(args) => ledger::run(&args),
     }
 }

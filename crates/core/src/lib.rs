@@ -26,13 +26,16 @@
 #![deny(missing_docs)]
 
 pub mod codec;
+pub mod container;
 pub mod error;
 pub mod id;
 pub mod identity;
 pub mod image;
 pub mod key;
+pub mod manifest;
 pub mod payload;
 pub mod spread;
+pub mod verdict;
 
 pub use error::{Error, Result};
 pub use id::ContentId;

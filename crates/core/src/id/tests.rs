@@ -32,3 +32,11 @@ proptest::proptest! {
         proptest::prop_assert_eq!(id.to_string().parse::<ContentId>().unwrap(), id);
     }
 }
+
+#[test]
+fn serde_uses_the_hex_text_form() {
+    let id = ContentId::from_u64(0x0123_4567_89ab_cdef);
+    assert_eq!(serde_json::to_string(&id).unwrap(), "\"0123456789abcdef\"");
+    assert_eq!(serde_json::from_str::<ContentId>("\"0123456789abcdef\"").unwrap(), id);
+    assert!(serde_json::from_str::<ContentId>("\"xyz\"").is_err());
+}

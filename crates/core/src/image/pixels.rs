@@ -26,7 +26,7 @@ impl Sample for u8 {
             clippy::cast_sign_loss,
             reason = "clamped to 0..=255 first"
         )]
-        let v = (f32::from(self) + delta).round().clamp(0.0, 255.0) as u8;
+        let v = (f32::from(self) + delta + 0.5).clamp(0.0, 255.0) as u8;
         v
     }
 }
@@ -43,7 +43,7 @@ impl Sample for u16 {
             clippy::cast_sign_loss,
             reason = "clamped to 0..=65535 first"
         )]
-        let v = (f32::from(self) + delta * 257.0).round().clamp(0.0, 65535.0) as u16;
+        let v = (f32::from(self) + delta * 257.0 + 0.5).clamp(0.0, 65535.0) as u16;
         v
     }
 }
