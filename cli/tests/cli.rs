@@ -61,3 +61,123 @@ fn keygen_help_documents_every_flag() {
         assert!(help.contains(flag), "{flag} missing from help:\n{help}");
     }
 }
+
+fn testdata(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/images").join(name)
+}
+
+/// Makes an identity and a keyring publishing its watermark key as the detection key.
+fn identity_with_keyring(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let home = dir.join("id");
+    provmark().args(["keygen", "--out"]).arg(&home).assert().success();
+    let key_file = fs::read_to_string(home.join("watermark.key")).unwrap();
+    let hex: String = key_file
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .chars()
+        .rev()
+        .take(64)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let provider = fs::read_to_string(home.join("provider.toml")).unwrap();
+    let ring = dir.join("keyring.toml");
+    let body: String =
+        provider.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    fs::write(&ring, format!("[[provider]]\n{body}detection_key = \"{hex}\"\n")).unwrap();
+    (home, ring)
+}
+
+#[test]
+fn watermark_embed_then_detect_reports_the_id_as_json_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, ring) = identity_with_keyring(tmp.path());
+    let out = tmp.path().join("marked.png");
+    provmark()
+        .args(["watermark", "embed", "--home"])
+        .arg(&home)
+        .args(["--id", "00c0ffee00c0ffee"])
+        .arg(testdata("rgb8-451x300-chelsea.png"))
+        .arg(&out)
+        .assert()
+        .success();
+    let run = provmark()
+        .args(["watermark", "detect", "--json", "--home"])
+        .arg(&home)
+        .arg(&out)
+        .assert()
+        .code(0);
+    let line: serde_json::Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    assert_eq!(line["detected"], true);
+    assert_eq!(line["id"], "00c0ffee00c0ffee");
+    assert!(line["p_value"].as_f64().unwrap() <= 1e-12);
+    assert!(line["score"].as_f64().unwrap() > 0.3);
+    assert_eq!(line["file"], out.display().to_string());
+
+    // The same through a keyring, with an unmarked file beside it: one found, one not (exit 2).
+    let run = provmark()
+        .args(["watermark", "detect", "--json", "--keyring"])
+        .arg(&ring)
+        .arg(&out)
+        .arg(testdata("rgb8-640x427-rocket.jpg"))
+        .assert()
+        .code(2);
+    let stdout = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
+    let lines: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["id"], "00c0ffee00c0ffee");
+    assert_eq!(lines[1]["detected"], false);
+    assert_eq!(lines[1]["id"], serde_json::Value::Null);
+}
+
+#[test]
+fn watermark_detect_exit_codes_for_nothing_found_and_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, _) = identity_with_keyring(tmp.path());
+    provmark()
+        .args(["watermark", "detect", "--home"])
+        .arg(&home)
+        .arg(testdata("gray8-512x512-camera.png"))
+        .assert()
+        .code(3);
+    let junk = tmp.path().join("junk.png");
+    fs::write(&junk, b"definitely not a PNG").unwrap();
+    provmark()
+        .args(["watermark", "detect", "--json", "--home"])
+        .arg(&home)
+        .arg(&junk)
+        .assert()
+        .code(1);
+    // A keyring without any detection key cannot detect anything: a usage error.
+    let ring = tmp.path().join("public.toml");
+    fs::copy(home.join("provider.toml"), &ring).unwrap();
+    provmark().args(["watermark", "detect", "--keyring"]).arg(&ring).arg(&junk).assert().code(1);
+}
+
+#[test]
+fn watermark_embed_keeps_jpeg_and_rejects_bad_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, _) = identity_with_keyring(tmp.path());
+    let out = tmp.path().join("marked.jpg");
+    provmark()
+        .args(["watermark", "embed", "--home"])
+        .arg(&home)
+        .args(["--id", "0123456789abcdef"])
+        .arg(testdata("rgb8-640x427-rocket.jpg"))
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(&fs::read(&out).unwrap()[..3], &[0xFF, 0xD8, 0xFF]);
+    provmark().args(["watermark", "detect", "--home"]).arg(&home).arg(&out).assert().code(0);
+    provmark()
+        .args(["watermark", "embed", "--home"])
+        .arg(&home)
+        .args(["--id", "xyz"])
+        .arg(testdata("rgb8-640x427-rocket.jpg"))
+        .arg(&out)
+        .assert()
+        .code(1);
+}

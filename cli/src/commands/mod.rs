@@ -5,8 +5,9 @@ mod ledger;
 mod label;
 #[allow(dead_code, reason = "wired into the media-kind dispatch of `watermark.rs` at integration")]
 mod watermark_audio;
+mod watermark;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, WatermarkCommand};
 
 /// Process exit status, as documented in the CLI contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub enum Status {
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Keygen(args) => keygen::run(&args),
+        Command::Watermark(WatermarkCommand::Embed(args)) => watermark::embed(&args),
+        Command::Watermark(WatermarkCommand::Detect(args)) => watermark::detect(&args),
         Command::Ledger(args) => ledger::run(&args),
         Command::Label(args) => label::run(&args),
     }

@@ -27,11 +27,13 @@
 
 pub mod audio;
 pub mod audio_codec;
+pub mod codec;
 pub mod container;
 pub mod error;
 pub mod fingerprint;
 pub mod id;
 pub mod identity;
+pub mod image;
 pub mod key;
 pub mod manifest;
 pub mod payload;
