@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns its arguments into library calls.
 
 mod keygen;
+mod ledger;
 
 use crate::args::{Cli, Command};
 
@@ -12,10 +13,8 @@ pub enum Status {
     /// Usage or I/O error.
     Error = 1,
     /// At least one file modified, forged or failed.
-    #[allow(dead_code, reason = "used by verify and stamp as they land")]
     Failed = 2,
     /// Nothing found.
-    #[allow(dead_code, reason = "used by detect and verify as they land")]
     NotFound = 3,
 }
 
@@ -23,5 +22,6 @@ pub enum Status {
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Keygen(args) => keygen::run(&args),
+        Command::Ledger(args) => ledger::run(&args),
     }
 }

@@ -1,58 +1,76 @@
 //! # provmark-ledger
 //!
-//! The traceability log of provmark: an append-only RFC 6962 Merkle log of every stamp, with
-//! signed checkpoints, inclusion and consistency proofs, and storage behind one trait.
+//! The traceability log of provmark: an append-only RFC 6962 Merkle log with one record per
+//! stamp, signed C2SP checkpoints, inclusion and consistency proofs, lookups by content ID,
+//! media hash and perceptual fingerprint (each answer with its proof), a full `verify`,
+//! and exports as C2SP `tlog-tiles` static files and JSON Lines.
 //!
-//! This crate is being built (issue "Traceability ledger"); today it only fixes the
-//! RFC 6962 hashing rules that every other part depends on.
+//! Use it to record and later prove *who stamped what, when, with which model*. Do not use
+//! it as a general database: records are small, fixed in shape, and never updated or
+//! deleted.
 //!
 //! ```
-//! let leaf = provmark_ledger::leaf_hash(b"record");
-//! assert_eq!(leaf.len(), 32);
+//! use provmark_core::{ContentId, SigningKey};
+//! use provmark_ledger::{LabelFlags, MediaKind, NoteSigner, Record};
+//!
+//! let mut ledger = provmark_ledger::open("memory:")?;
+//! let key = SigningKey::from_seed(&[1; 32]);
+//! let record = Record {
+//!     content_id: ContentId::from_u64(7),
+//!     kind: MediaKind::Audio,
+//!     producer_code: "00DEVABCDEFGHIJKLMNOPQ1DEV0".parse()?,
+//!     key_id: key.key_id(),
+//!     model: "tts-1".into(),
+//!     created_unix: 1_760_000_000,
+//!     media_sha256: [3; 32],
+//!     fingerprint: Some(provmark_ledger::Fingerprint([0xaa; 32])),
+//!     watermark_algorithm: "provmark-ss".into(),
+//!     watermark_version: 1,
+//!     visible_label: LabelFlags::AUDIO_CUE,
+//!     batch_id: 9,
+//! };
+//! ledger.append_batch(&[record])?;
+//! let signer = NoteSigner::from_signing_key("example.com/log", &key)?;
+//! let checkpoint = ledger.checkpoint(&signer)?;
+//! assert_eq!(checkpoint.size(), 1);
+//! let mut near = [0xaa; 32];
+//! near[0] ^= 0b111; // three bits away
+//! let found = ledger.find_nearest_fingerprint(&near, 10)?.expect("within 10 bits");
+//! assert_eq!(found.distance, 3);
+//! found.verify(signer.verifier())?;
+//! assert!(ledger.verify(Some(signer.verifier()))?.is_ok());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Layout
+//!
+//! * [`record`]: the versioned canonical record encoding (the leaf data).
+//! * [`merkle`]: pure RFC 6962 math, no I/O.
+//! * [`note`], [`checkpoint`]: C2SP signed notes and checkpoints (Ed25519).
+//! * [`store`]: the [`LogStore`] trait and its memory, SQLite and PostgreSQL backends.
+//! * [`Ledger`]: records in, proofs and checkpoints out; [`export`]: tiles and JSON Lines.
 //!
 //! # Crate features
 //!
-//! None yet.
+//! None: SQLite (bundled) and PostgreSQL are always built.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use sha2::{Digest, Sha256};
+pub mod checkpoint;
+pub mod error;
+pub mod export;
+mod ledger;
+pub mod merkle;
+pub mod note;
+pub mod record;
+pub mod store;
+mod verify;
 
-/// RFC 6962 leaf hash: SHA-256(0x00 ‖ data).
-#[must_use]
-pub fn leaf_hash(data: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update([0u8]);
-    h.update(data);
-    h.finalize().into()
-}
-
-/// RFC 6962 interior node hash: SHA-256(0x01 ‖ left ‖ right).
-#[must_use]
-pub fn node_hash(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc6962_empty_leaf_hash_known_answer() {
-        // SHA-256(0x00): the leaf hash of the empty record, as in the RFC 6962 test data.
-        assert_eq!(
-            hex(&leaf_hash(b"")),
-            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
-        );
-    }
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
-}
+pub use checkpoint::Checkpoint;
+pub use error::{Error, Result};
+pub use ledger::{default_origin, open, Found, Ledger, Problem, ProblemKind, Stats, VerifyReport};
+pub use merkle::{leaf_hash, node_hash, ConsistencyProof, Hash, InclusionProof};
+pub use note::{NoteSigner, NoteVerifier};
+pub use record::{Fingerprint, LabelFlags, MediaKind, Record};
+pub use store::LogStore;

@@ -1,0 +1,155 @@
+//! The full check behind [`crate::Ledger::verify`]: one streaming pass over the log.
+
+use std::collections::BTreeMap;
+
+use crate::checkpoint::Checkpoint;
+use crate::ledger::{Problem, ProblemKind, VerifyReport, SCAN_CHUNK};
+use crate::merkle::{self, Frontier, Hash};
+use crate::note::NoteVerifier;
+use crate::record::{indexed_fields, Record};
+use crate::store::LogStore;
+use crate::Result;
+
+fn problem(kind: ProblemKind, index: Option<u64>, detail: String) -> Option<Problem> {
+    Some(Problem { kind, index, detail })
+}
+
+/// Checks one stored checkpoint against the recomputed root of its size.
+fn check_checkpoint(
+    size: u64,
+    note: &str,
+    root: &Hash,
+    verifier: Option<&NoteVerifier>,
+) -> Option<Problem> {
+    let parsed = match verifier {
+        Some(v) => Checkpoint::open(note, v),
+        None => Checkpoint::parse_unverified(note),
+    };
+    let bad = |d: String| problem(ProblemKind::Checkpoint, Some(size), d);
+    match parsed {
+        Err(e) => bad(format!("checkpoint for size {size}: {e}")),
+        Ok(cp) if cp.size() != size => {
+            bad(format!("checkpoint stored for size {size} says size {}", cp.size()))
+        }
+        Ok(cp) if cp.root() != root => {
+            bad(format!("checkpoint for size {size} has a root that is not the log's"))
+        }
+        Ok(_) => None,
+    }
+}
+
+pub(crate) fn verify(
+    store: &mut dyn LogStore,
+    verifier: Option<&NoteVerifier>,
+) -> Result<VerifyReport> {
+    let size = store.size()?;
+    let checkpoints: BTreeMap<u64, String> = store.checkpoints()?.into_iter().collect();
+    let mut report = VerifyReport { size, hashes: 0, checkpoints: 0, problem: None };
+
+    if let Some((&cp_size, _)) = checkpoints.iter().next_back() {
+        if cp_size > size {
+            report.problem = problem(
+                ProblemKind::Size,
+                Some(size),
+                format!("a checkpoint covers {cp_size} records but the log has only {size}"),
+            );
+            return Ok(report);
+        }
+    }
+    if let Some(note) = checkpoints.get(&0) {
+        report.problem = check_checkpoint(0, note, &merkle::EMPTY_ROOT, verifier);
+        report.checkpoints += 1;
+        if report.problem.is_some() {
+            return Ok(report);
+        }
+    }
+
+    let mut tree = Frontier::new();
+    let mut start = 0u64;
+    while start < size {
+        let end = (start + SCAN_CHUNK).min(size);
+        let records = store.records(start, end)?;
+        let rows = store.index_rows(start, end)?;
+        let first_hash = merkle::leaf_stored_index(start);
+        let stored = store.stored_hash_range(first_hash, merkle::leaf_stored_index(end))?;
+        let mut at_hash = 0usize;
+        for (k, i) in (start..end).enumerate() {
+            let Some(bytes) = records.get(k) else {
+                report.problem =
+                    problem(ProblemKind::Size, Some(i), format!("record {i} is missing"));
+                return Ok(report);
+            };
+            if let Err(e) = Record::decode(bytes) {
+                report.problem = problem(ProblemKind::Record, Some(i), format!("record {i}: {e}"));
+                return Ok(report);
+            }
+            let row = rows.get(k);
+            let fields = indexed_fields(bytes);
+            let index_ok = match (row, fields) {
+                (Some(row), Some((id, sha, fp))) => {
+                    row.index == i
+                        && row.content_id == id
+                        && row.media_key == crate::store::media_key(&sha)
+                        && row.fingerprint == fp
+                }
+                _ => false,
+            };
+            if !index_ok {
+                report.problem = problem(
+                    ProblemKind::Index,
+                    Some(i),
+                    format!("the index columns of record {i} do not match the record"),
+                );
+                return Ok(report);
+            }
+            let mut bad_hash = None;
+            tree.push(merkle::leaf_hash(bytes), |h| {
+                if bad_hash.is_none() && stored.get(at_hash) != Some(&h) {
+                    bad_hash = Some(first_hash + at_hash as u64);
+                }
+                at_hash += 1;
+            });
+            if let Some(h) = bad_hash {
+                let what = if h == merkle::leaf_stored_index(i) {
+                    format!("the stored leaf hash of record {i} is wrong or missing")
+                } else {
+                    format!("stored hash {h}, completed by record {i}, is wrong or missing")
+                };
+                report.problem = problem(ProblemKind::Hash, Some(i), what);
+                return Ok(report);
+            }
+            if let Some(note) = checkpoints.get(&(i + 1)) {
+                report.checkpoints += 1;
+                report.problem = check_checkpoint(i + 1, note, &tree.root(), verifier);
+                if report.problem.is_some() {
+                    return Ok(report);
+                }
+            }
+        }
+        if records.len() as u64 != end - start || rows.len() as u64 != end - start {
+            report.problem = problem(
+                ProblemKind::Size,
+                Some(start),
+                format!("records {start}..{end} do not match the log size"),
+            );
+            return Ok(report);
+        }
+        report.hashes += at_hash as u64;
+        start = end;
+    }
+    // Nothing may follow the last record: no surplus records or hashes.
+    let surplus = store.records(size, size.saturating_add(1))?;
+    let stored_count = store.stored_hash_count()?;
+    if !surplus.is_empty() || stored_count != merkle::stored_hash_count(size) {
+        report.problem = problem(
+            ProblemKind::Size,
+            Some(size),
+            format!(
+                "the log has {size} records but {stored_count} stored hashes (expected {}) \
+                 or records past its end",
+                merkle::stored_hash_count(size)
+            ),
+        );
+    }
+    Ok(report)
+}

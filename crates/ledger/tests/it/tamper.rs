@@ -1,0 +1,213 @@
+//! Altering any stored byte (record, hash, index column, checkpoint) is caught by `verify`,
+//! which names the first bad entry.
+
+use provmark_ledger::merkle::{Hash, NodeId};
+use provmark_ledger::{Ledger, NoteVerifier, ProblemKind};
+
+use crate::common::{self, records, signer, Backend};
+
+/// Raw SQL access to a backend's tables, to play the attacker.
+trait Raw {
+    fn get_blob(&mut self, table: &str, col: &str, key: &str, k: i64) -> Vec<u8>;
+    fn set_blob(&mut self, table: &str, col: &str, key: &str, k: i64, v: &[u8]);
+    fn get_text(&mut self, size: i64) -> String;
+    fn set_text(&mut self, size: i64, v: &str);
+    fn exec(&mut self, sql: &str);
+}
+
+impl Raw for rusqlite::Connection {
+    fn get_blob(&mut self, table: &str, col: &str, key: &str, k: i64) -> Vec<u8> {
+        self.query_row(&format!("SELECT {col} FROM {table} WHERE {key} = ?1"), [k], |r| r.get(0))
+            .unwrap()
+    }
+    fn set_blob(&mut self, table: &str, col: &str, key: &str, k: i64, v: &[u8]) {
+        self.execute(
+            &format!("UPDATE {table} SET {col} = ?1 WHERE {key} = ?2"),
+            rusqlite::params![v, k],
+        )
+        .unwrap();
+    }
+    fn get_text(&mut self, size: i64) -> String {
+        self.query_row("SELECT note FROM checkpoints WHERE size = ?1", [size], |r| r.get(0))
+            .unwrap()
+    }
+    fn set_text(&mut self, size: i64, v: &str) {
+        self.execute(
+            "UPDATE checkpoints SET note = ?1 WHERE size = ?2",
+            rusqlite::params![v, size],
+        )
+        .unwrap();
+    }
+    fn exec(&mut self, sql: &str) {
+        self.execute_batch(sql).unwrap();
+    }
+}
+
+impl Raw for postgres::Client {
+    fn get_blob(&mut self, table: &str, col: &str, key: &str, k: i64) -> Vec<u8> {
+        self.query_one(&format!("SELECT {col} FROM {table} WHERE {key} = $1"), &[&k])
+            .unwrap()
+            .get(0)
+    }
+    fn set_blob(&mut self, table: &str, col: &str, key: &str, k: i64, v: &[u8]) {
+        self.execute(&format!("UPDATE {table} SET {col} = $1 WHERE {key} = $2"), &[&v, &k])
+            .unwrap();
+    }
+    fn get_text(&mut self, size: i64) -> String {
+        self.query_one("SELECT note FROM checkpoints WHERE size = $1", &[&size]).unwrap().get(0)
+    }
+    fn set_text(&mut self, size: i64, v: &str) {
+        self.execute("UPDATE checkpoints SET note = $1 WHERE size = $2", &[&v, &size]).unwrap();
+    }
+    fn exec(&mut self, sql: &str) {
+        self.batch_execute(sql).unwrap();
+    }
+}
+
+const N: u64 = 24;
+
+fn build(b: &mut Backend) -> NoteVerifier {
+    let s = signer();
+    b.ledger.append_batch(&records(0..7)).unwrap();
+    b.ledger.checkpoint(&s).unwrap();
+    b.ledger.append_batch(&records(7..16)).unwrap();
+    b.ledger.checkpoint(&s).unwrap();
+    b.ledger.append_batch(&records(16..N)).unwrap();
+    b.ledger.checkpoint(&s).unwrap();
+    let v = s.verifier().clone();
+    assert!(b.ledger.verify(Some(&v)).unwrap().is_ok());
+    v
+}
+
+/// Expects `verify` to report `kind` at `index`.
+fn expect(l: &mut Ledger, v: &NoteVerifier, kind: ProblemKind, index: u64, what: &str) {
+    let report = l.verify(Some(v)).unwrap();
+    let p = report.problem.unwrap_or_else(|| panic!("not caught: {what}"));
+    assert_eq!((p.kind, p.index), (kind, Some(index)), "{what}: {}", p.detail);
+}
+
+fn check_all(l: &mut Ledger, raw: &mut dyn Raw, v: &NoteVerifier, every_record_byte: bool) {
+    // Records: every byte of some records, one byte of each of the others.
+    for i in 0..N as i64 {
+        let orig = raw.get_blob("records", "record", "idx", i);
+        let positions: Vec<usize> = if every_record_byte && i % 8 == 3 {
+            (0..orig.len()).collect()
+        } else {
+            vec![(i as usize * 37) % orig.len()]
+        };
+        for p in positions {
+            for flip in [0x01u8, 0x80] {
+                let mut bad = orig.clone();
+                bad[p] ^= flip;
+                raw.set_blob("records", "record", "idx", i, &bad);
+                let report = l.verify(Some(v)).unwrap();
+                let problem =
+                    report.problem.unwrap_or_else(|| panic!("record {i} byte {p} not caught"));
+                assert_eq!(
+                    problem.index,
+                    Some(i as u64),
+                    "record {i} byte {p}: {}",
+                    problem.detail
+                );
+            }
+        }
+        raw.set_blob("records", "record", "idx", i, &orig);
+    }
+    assert!(l.verify(Some(v)).unwrap().is_ok());
+
+    // Stored hashes: each one, named by the record that completes it.
+    let count = provmark_ledger::merkle::stored_hash_count(N);
+    for level in 0u8..5 {
+        for j in 0..(N >> level) {
+            let id = NodeId::new(level, j);
+            let si = id.stored_index() as i64;
+            assert!((si as u64) < count);
+            let orig = raw.get_blob("hashes", "h", "i", si);
+            let mut bad = orig.clone();
+            bad[(j as usize * 5) % 32] ^= 0x10;
+            raw.set_blob("hashes", "h", "i", si, &bad);
+            let completed_by = ((j + 1) << level) - 1;
+            expect(l, v, ProblemKind::Hash, completed_by, &format!("hash {level}/{j}"));
+            raw.set_blob("hashes", "h", "i", si, &orig);
+        }
+    }
+    assert!(l.verify(Some(v)).unwrap().is_ok());
+
+    // Index columns.
+    for i in [0u64, 13, N - 1] {
+        raw.exec(&format!("UPDATE records SET media_key = media_key + 256 WHERE idx = {i}"));
+        expect(l, v, ProblemKind::Index, i, "media key column");
+        raw.exec(&format!("UPDATE records SET media_key = media_key - 256 WHERE idx = {i}"));
+    }
+    raw.exec("UPDATE records SET content_id = content_id + 1 WHERE idx = 5");
+    expect(l, v, ProblemKind::Index, 5, "content id column");
+    raw.exec("UPDATE records SET content_id = content_id - 1 WHERE idx = 5");
+    let fp = raw.get_blob("fingerprints", "fp", "idx", 4);
+    let mut bad = fp.clone();
+    bad[0] ^= 4;
+    raw.set_blob("fingerprints", "fp", "idx", 4, &bad);
+    expect(l, v, ProblemKind::Index, 4, "fingerprint column");
+    raw.set_blob("fingerprints", "fp", "idx", 4, &fp);
+    assert!(l.verify(Some(v)).unwrap().is_ok());
+
+    // Checkpoints: every ASCII byte of each note.
+    for size in [7i64, 16, N as i64] {
+        let orig = raw.get_text(size);
+        for (p, c) in orig.char_indices() {
+            if !c.is_ascii() {
+                continue;
+            }
+            let mut bad: Vec<u8> = orig.clone().into_bytes();
+            bad[p] ^= 0x01;
+            let bad = String::from_utf8(bad).unwrap();
+            raw.set_text(size, &bad);
+            expect(
+                l,
+                v,
+                ProblemKind::Checkpoint,
+                size as u64,
+                &format!("checkpoint {size} byte {p}"),
+            );
+        }
+        raw.set_text(size, &orig);
+    }
+    assert!(l.verify(Some(v)).unwrap().is_ok());
+
+    // Deleting the last record is caught (a checkpoint covers it).
+    raw.exec(&format!("DELETE FROM fingerprints WHERE idx = {}", N - 1));
+    raw.exec(&format!("DELETE FROM records WHERE idx = {}", N - 1));
+    assert!(!l.verify(Some(v)).unwrap().is_ok());
+}
+
+#[test]
+fn sqlite_every_altered_byte_is_caught() {
+    let mut b = common::sqlite();
+    let v = build(&mut b);
+    let mut raw = rusqlite::Connection::open(b.sqlite_path.as_ref().unwrap()).unwrap();
+    check_all(&mut b.ledger, &mut raw, &v, true);
+}
+
+#[test]
+fn postgres_every_altered_byte_is_caught() {
+    let Some(mut b) = common::postgres() else { return };
+    let v = build(&mut b);
+    let mut raw = b.pg.as_ref().unwrap().client();
+    check_all(&mut b.ledger, &mut raw, &v, false);
+}
+
+#[test]
+fn verify_without_key_still_checks_roots() {
+    let mut b = common::sqlite();
+    let v = build(&mut b);
+    let mut raw = rusqlite::Connection::open(b.sqlite_path.as_ref().unwrap()).unwrap();
+    let note = raw.get_text(16);
+    // Swap in the checkpoint of another size: root and size no longer match the row.
+    let other = raw.get_text(7);
+    raw.set_text(16, &other);
+    let p = b.ledger.verify(None).unwrap().problem.unwrap();
+    assert_eq!((p.kind, p.index), (ProblemKind::Checkpoint, Some(16)));
+    raw.set_text(16, &note);
+    assert!(b.ledger.verify(None).unwrap().is_ok());
+    let _: Hash = *b.ledger.latest_checkpoint().unwrap().unwrap().root();
+    assert!(b.ledger.verify(Some(&v)).unwrap().is_ok());
+}

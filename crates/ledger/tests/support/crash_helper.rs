@@ -1,0 +1,59 @@
+//! Test helper for the kill -9 test (`tests/it/crash.rs`): appends batches of
+//! deterministic records to a SQLite ledger and prints `committed <batch> <first> <last>`
+//! after each durable commit, so the test knows what was reported committed before it
+//! kills the process.
+//!
+//! Usage: `ledger-crash-helper PATH BATCH_SIZE BATCHES`. Every run starts again at batch
+//! 0, so a restarted run re-appends what is already there (which must be deduplicated)
+//! and then goes on.
+
+#![allow(clippy::print_stdout, reason = "the helper reports commits on stdout")]
+
+use std::io::Write as _;
+
+use provmark_core::{ContentId, KeyId};
+use provmark_ledger::{LabelFlags, MediaKind, Record};
+
+/// Content ID of record `n` (splitmix64, as in the tests).
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, path, batch_size, batches] = args.as_slice() else {
+        return Err("usage: ledger-crash-helper PATH BATCH_SIZE BATCHES".into());
+    };
+    let batch_size: u64 = batch_size.parse()?;
+    let batches: u64 = batches.parse()?;
+    let key_id: KeyId = "0011223344556677".parse()?;
+    let producer_code = "00DEVABCDEFGHIJKLMNOPQ1DEV0".parse()?;
+    let mut ledger = provmark_ledger::open(&format!("sqlite:{path}"))?;
+    let mut out = std::io::stdout().lock();
+    for b in 0..batches {
+        let records: Vec<Record> = (b * batch_size..(b + 1) * batch_size)
+            .map(|n| Record {
+                content_id: ContentId::from_u64(mix(n)),
+                kind: MediaKind::Image,
+                producer_code: Clone::clone(&producer_code),
+                key_id,
+                model: "crash-test".into(),
+                created_unix: n,
+                media_sha256: [0x5a; 32],
+                fingerprint: None,
+                watermark_algorithm: "provmark-ss".into(),
+                watermark_version: 1,
+                visible_label: LabelFlags::NONE,
+                batch_id: b,
+            })
+            .collect();
+        let idx = ledger.append_batch(&records)?;
+        let (first, last) = (idx.first().copied().unwrap_or(0), idx.last().copied().unwrap_or(0));
+        writeln!(out, "committed {b} {first} {last}")?;
+        out.flush()?;
+    }
+    Ok(())
+}
