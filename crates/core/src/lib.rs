@@ -25,10 +25,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod container;
 pub mod error;
 pub mod id;
 pub mod identity;
 pub mod key;
+pub mod manifest;
 pub mod payload;
 pub mod spread;
 pub mod verdict;
