@@ -22,6 +22,9 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Inspect, prove, verify and export the traceability ledger.
     Ledger(LedgerArgs),
+    /// Add a visible identifier: a text label on an image (PNG, JPEG, WebP) or the
+    /// "short-long short-short" audio cue to a WAV file (GB 45438-2025 clause 5).
+    Label(LabelArgs),
 }
 
 /// Arguments of `provmark keygen`.
@@ -111,4 +114,58 @@ pub struct ExportArgs {
     /// Write JSON Lines to this file (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub jsonl: Option<PathBuf>,
+/// Arguments of `provmark label`.
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    /// Input file: an image (.png, .jpg/.jpeg, .webp) or audio (.wav).
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+
+    /// Output file (format from its extension; the same kind of media as IN).
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+
+    /// Label text; must contain `AI` or `人工智能` and `生成` or `合成`.
+    #[arg(long, value_name = "TEXT", default_value = "AI生成")]
+    pub text: String,
+
+    /// Label position: top-left, top, top-right, left, right, bottom-left, bottom, bottom-right.
+    #[arg(long, value_name = "POS", default_value = "bottom-right")]
+    pub position: String,
+
+    /// What keeps the label legible: plate, outline or plate-and-outline.
+    #[arg(long, value_name = "B", default_value = "plate")]
+    pub backing: String,
+
+    /// Inked height of the label's glyphs in percent of the image's shortest side (≥ 5).
+    #[arg(long, value_name = "PCT", default_value_t = 6.0)]
+    pub height_percent: f32,
+
+    /// Where the audio cue goes: start, end or both.
+    #[arg(long, value_name = "WHERE", default_value = "start")]
+    pub cue: String,
+
+    /// Audio cue tone frequency in Hz.
+    #[arg(long, value_name = "HZ", default_value_t = 1000.0)]
+    pub tone_hz: f32,
+
+    /// Audio cue Morse unit (dot length) in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 100.0)]
+    pub unit_ms: f32,
+
+    /// Audio cue peak level in dBFS.
+    #[arg(long, value_name = "DB", default_value_t = -12.0, allow_negative_numbers = true)]
+    pub level_dbfs: f32,
+
+    /// Use this spoken WAV clip as the audio cue instead of the rhythm (needs --transcript).
+    #[arg(long, value_name = "WAV", requires = "transcript")]
+    pub spoken: Option<PathBuf>,
+
+    /// What the spoken clip says (must contain the AI and generation elements).
+    #[arg(long, value_name = "TEXT")]
+    pub transcript: Option<String>,
+
+    /// Print what was applied as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }

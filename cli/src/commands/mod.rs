@@ -2,6 +2,7 @@
 
 mod keygen;
 mod ledger;
+mod label;
 
 use crate::args::{Cli, Command};
 
@@ -23,5 +24,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Keygen(args) => keygen::run(&args),
         Command::Ledger(args) => ledger::run(&args),
+        Command::Label(args) => label::run(&args),
     }
 }

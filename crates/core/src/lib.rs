@@ -27,6 +27,7 @@
 
 pub mod container;
 pub mod error;
+pub mod fingerprint;
 pub mod id;
 pub mod identity;
 pub mod key;
@@ -34,6 +35,7 @@ pub mod manifest;
 pub mod payload;
 pub mod spread;
 pub mod verdict;
+pub mod visible;
 
 pub use error::{Error, Result};
 pub use id::ContentId;

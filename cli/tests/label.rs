@@ -1,0 +1,141 @@
+//! End-to-end tests of `provmark label`.
+
+#![allow(clippy::unwrap_used, reason = "test helpers may panic")]
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn provmark() -> Command {
+    Command::cargo_bin("provmark").unwrap()
+}
+
+fn testdata(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata").join(rel)
+}
+
+fn json_of(out: &assert_cmd::assert::Assert) -> serde_json::Value {
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+#[test]
+fn labels_png_jpeg_and_webp() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (input, output) in [
+        ("images/rgb8-451x300-chelsea.png", "a.png"),
+        ("images/rgb8-640x427-rocket.jpg", "b.jpg"),
+        ("images/rgb8-512x512-astronaut.webp", "c.webp"),
+        ("images/gray8-512x512-camera.png", "d.png"),
+    ] {
+        let out_path = tmp.path().join(output);
+        let out = provmark()
+            .arg("label")
+            .arg(testdata(input))
+            .arg(&out_path)
+            .arg("--json")
+            .assert()
+            .success();
+        let v = json_of(&out);
+        let id = &v["visible_identifier"];
+        assert_eq!(id["kind"], "image-label");
+        assert_eq!(id["text"], "AI生成");
+        assert_eq!(id["position"], "bottom-right");
+        let labeled = image::open(&out_path).unwrap();
+        let original = image::open(testdata(input)).unwrap();
+        assert_eq!((labeled.width(), labeled.height()), (original.width(), original.height()));
+        let short = labeled.width().min(labeled.height());
+        assert!(id["element_ink_height"].as_u64().unwrap() as f64 >= 0.05 * f64::from(short));
+        // The label's region changed, the opposite corner did not (beyond codec noise).
+        let (a, b) = (labeled.to_rgb8(), original.to_rgb8());
+        let (rx, ry) = (
+            id["region"]["x"].as_u64().unwrap() as u32,
+            id["region"]["y"].as_u64().unwrap() as u32,
+        );
+        let diff = |x: u32, y: u32| {
+            a.get_pixel(x, y)
+                .0
+                .iter()
+                .zip(b.get_pixel(x, y).0)
+                .map(|(p, q)| p.abs_diff(q))
+                .max()
+                .unwrap()
+        };
+        assert!((rx..labeled.width())
+            .flat_map(|x| (ry..labeled.height()).map(move |y| (x, y)))
+            .any(|(x, y)| diff(x, y) > 100));
+        assert!(diff(5, 5) < 40, "{input}");
+    }
+}
+
+#[test]
+fn options_and_bad_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("o.png");
+    let input = testdata("images/rgb8-451x300-chelsea.png");
+    let v = json_of(
+        &provmark()
+            .arg("label")
+            .arg(&input)
+            .arg(&out)
+            .args([
+                "--text",
+                "人工智能生成",
+                "--position",
+                "top-left",
+                "--backing",
+                "outline",
+                "--height-percent",
+                "8",
+                "--json",
+            ])
+            .assert()
+            .success(),
+    );
+    assert_eq!(v["visible_identifier"]["position"], "top-left");
+    assert_eq!(v["visible_identifier"]["backing"], "outline");
+    assert!(v["visible_identifier"]["element_ink_height"].as_u64().unwrap() >= 24);
+    let err = provmark()
+        .arg("label")
+        .arg(&input)
+        .arg(&out)
+        .args(["--text", "AI-generated"])
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&err.get_output().stderr).contains("generation element"));
+    provmark()
+        .arg("label")
+        .arg(&input)
+        .arg(&out)
+        .args(["--height-percent", "4"])
+        .assert()
+        .failure();
+    provmark().arg("label").arg(&input).arg(&out).args(["--position", "centre"]).assert().failure();
+}
+
+#[test]
+fn wav_cue_keeps_format_and_is_detectable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = testdata("audio/pcm16-44100-stereo-12s-drascula.wav");
+    let out = tmp.path().join("o.wav");
+    let v = json_of(
+        &provmark()
+            .arg("label")
+            .arg(&input)
+            .arg(&out)
+            .args(["--cue", "both", "--json"])
+            .assert()
+            .success(),
+    );
+    assert_eq!(v["visible_identifier"]["kind"], "audio-cue");
+    let (a, b) = (hound::WavReader::open(&input).unwrap(), hound::WavReader::open(&out).unwrap());
+    assert_eq!(a.spec(), b.spec());
+    let added = v["visible_identifier"]["added_frames"].as_u64().unwrap();
+    assert_eq!(u64::from(b.duration()), u64::from(a.duration()) + added);
+    let samples: Vec<f32> =
+        b.into_samples::<i16>().map(|s| f32::from(s.unwrap()) / 32768.0).collect();
+    let found = provmark_core::visible::detect_cue_rhythm(&samples, 44_100, 2);
+    assert_eq!(found.len(), 2, "{found:?}");
+    // Non-WAV audio output is refused with a clear message.
+    let err = provmark().arg("label").arg(&input).arg(tmp.path().join("o.mp3")).assert().failure();
+    assert!(String::from_utf8_lossy(&err.get_output().stderr).contains(".wav"));
+}
