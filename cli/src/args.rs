@@ -25,6 +25,66 @@ pub enum Command {
     /// Add a visible identifier: a text label on an image (PNG, JPEG, WebP) or the
     /// "short-long short-short" audio cue to a WAV file (GB 45438-2025 clause 5).
     Label(LabelArgs),
+    /// Embed or detect the raw watermark alone (no ledger record, no metadata).
+    #[command(subcommand)]
+    Watermark(WatermarkCommand),
+}
+
+/// `provmark watermark` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WatermarkCommand {
+    /// Embed a content ID into one file.
+    Embed(WatermarkEmbedArgs),
+    /// Detect and decode the watermark in files (JSON Lines with `--json`).
+    Detect(WatermarkDetectArgs),
+}
+
+/// Arguments of `provmark watermark embed`.
+#[derive(Debug, Args)]
+pub struct WatermarkEmbedArgs {
+    /// Provider identity directory holding `watermark.key`.
+    #[arg(long, value_name = "DIR", default_value = ".provmark")]
+    pub home: PathBuf,
+
+    /// Content ID to embed: 16 hexadecimal digits.
+    #[arg(long, value_name = "HEX16")]
+    pub id: String,
+
+    /// Embedding strength (default 1.0; 0.1..=4).
+    #[arg(long, value_name = "S")]
+    pub strength: Option<f32>,
+
+    /// JPEG output quality (default: the input's estimated quality when it is a JPEG, else 90).
+    #[arg(long, value_name = "Q")]
+    pub quality: Option<u8>,
+
+    /// Input file.
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+
+    /// Output file; its extension picks the format (same as the input when unknown).
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// Arguments of `provmark watermark detect`.
+#[derive(Debug, Args)]
+pub struct WatermarkDetectArgs {
+    /// Provider identity directory holding `watermark.key` (default `./.provmark`).
+    #[arg(long, value_name = "DIR", conflicts_with = "keyring")]
+    pub home: Option<PathBuf>,
+
+    /// Keyring file: every provider's published `detection_key` is tried.
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+
+    /// Print one JSON object per file (JSON Lines).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Files to examine.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 /// Arguments of `provmark keygen`.

@@ -3,8 +3,9 @@
 mod keygen;
 mod ledger;
 mod label;
+mod watermark;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, WatermarkCommand};
 
 /// Process exit status, as documented in the CLI contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,5 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Keygen(args) => keygen::run(&args),
         Command::Ledger(args) => ledger::run(&args),
         Command::Label(args) => label::run(&args),
+        Command::Watermark(WatermarkCommand::Embed(args)) => watermark::embed(&args),
+        Command::Watermark(WatermarkCommand::Detect(args)) => watermark::detect(&args),
     }
 }

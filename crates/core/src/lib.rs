@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod container;
+pub mod codec;
 pub mod error;
 pub mod fingerprint;
 pub mod id;
@@ -36,6 +37,7 @@ pub mod payload;
 pub mod spread;
 pub mod verdict;
 pub mod visible;
+pub mod image;
 
 pub use error::{Error, Result};
 pub use id::ContentId;

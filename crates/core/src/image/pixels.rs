@@ -1,0 +1,138 @@
+//! Generic access to the samples of a [`DynamicImage`]: luma extraction at a reduced
+//! resolution and the addition of a luminance delta to every colour channel.
+//!
+//! All arithmetic is on a 0..255 scale whatever the bit depth, so one strength means the same
+//! visual change for 8-bit, 16-bit and float images.
+
+use rayon::prelude::*;
+
+
+/// A sample type the watermark can read and write.
+pub(crate) trait Sample: Copy + Send + Sync {
+    /// The sample on a 0..255 scale.
+    fn to_unit255(self) -> f32;
+    /// Adds `delta` (0..255 scale) with rounding and clamping to the type's range.
+    fn add_delta(self, delta: f32) -> Self;
+}
+
+impl Sample for u8 {
+    #[inline]
+    fn to_unit255(self) -> f32 {
+        f32::from(self)
+    }
+    #[inline]
+    fn add_delta(self, delta: f32) -> Self {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped to 0..=255 first")]
+        let v = (f32::from(self) + delta).round().clamp(0.0, 255.0) as u8;
+        v
+    }
+}
+
+impl Sample for u16 {
+    #[inline]
+    fn to_unit255(self) -> f32 {
+        f32::from(self) * (1.0 / 257.0)
+    }
+    #[inline]
+    fn add_delta(self, delta: f32) -> Self {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped to 0..=65535 first")]
+        let v = (f32::from(self) + delta * 257.0).round().clamp(0.0, 65535.0) as u16;
+        v
+    }
+}
+
+impl Sample for f32 {
+    #[inline]
+    fn to_unit255(self) -> f32 {
+        self * 255.0
+    }
+    #[inline]
+    fn add_delta(self, delta: f32) -> Self {
+        (self + delta / 255.0).clamp(0.0, 1.0)
+    }
+}
+
+/// The interleaved layout of a buffer: channels per pixel and how many of them carry colour
+/// (1 for gray, 3 for RGB; an alpha channel is never touched).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Layout {
+    pub width: usize,
+    pub height: usize,
+    pub channels: usize,
+    pub colour: usize,
+}
+
+/// Calls `f` with the raw samples and layout of any supported image variant.
+macro_rules! with_samples {
+    ($img:expr, $buf:ident, $layout:ident, $body:expr) => {{
+        let width = $img.width() as usize;
+        let height = $img.height() as usize;
+        match $img {
+            ::image::DynamicImage::ImageLuma8(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 1, colour: 1 }; $body }
+            ::image::DynamicImage::ImageLumaA8(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 2, colour: 1 }; $body }
+            ::image::DynamicImage::ImageRgb8(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 3, colour: 3 }; $body }
+            ::image::DynamicImage::ImageRgba8(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 4, colour: 3 }; $body }
+            ::image::DynamicImage::ImageLuma16(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 1, colour: 1 }; $body }
+            ::image::DynamicImage::ImageLumaA16(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 2, colour: 1 }; $body }
+            ::image::DynamicImage::ImageRgb16(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 3, colour: 3 }; $body }
+            ::image::DynamicImage::ImageRgba16(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 4, colour: 3 }; $body }
+            ::image::DynamicImage::ImageRgb32F(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 3, colour: 3 }; $body }
+            ::image::DynamicImage::ImageRgba32F(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 4, colour: 3 }; $body }
+            _ => Err($crate::Error::params("image", "unsupported pixel layout")),
+        }
+    }};
+}
+pub(crate) use with_samples;
+
+/// Luma (BT.601 weights, 0..255 scale) averaged over `k`×`k` blocks. The result has
+/// `ceil(width / k)` × `ceil(height / k)` samples; partial edge blocks average what they cover.
+pub(crate) fn block_luma<T: Sample>(buf: &[T], layout: Layout, k: usize) -> (Vec<f32>, usize, usize) {
+    let Layout { width, height, channels, colour } = layout;
+    let ow = width.div_ceil(k);
+    let oh = height.div_ceil(k);
+    let mut out = vec![0.0f32; ow * oh];
+    out.par_chunks_mut(ow).enumerate().for_each(|(oy, orow)| {
+        let y0 = oy * k;
+        let y1 = (y0 + k).min(height);
+        for y in y0..y1 {
+            let row = &buf[y * width * channels..(y + 1) * width * channels];
+            if colour == 3 {
+                for (x, px) in row.chunks_exact(channels).enumerate() {
+                    let l = 0.299 * px[0].to_unit255() + 0.587 * px[1].to_unit255() + 0.114 * px[2].to_unit255();
+                    orow[x / k] += l;
+                }
+            } else {
+                for (x, px) in row.chunks_exact(channels).enumerate() {
+                    orow[x / k] += px[0].to_unit255();
+                }
+            }
+        }
+        let rows = (y1 - y0) as f32;
+        for (ox, v) in orow.iter_mut().enumerate() {
+            let cols = ((ox * k + k).min(width) - ox * k) as f32;
+            *v /= rows * cols;
+        }
+    });
+    (out, ow, oh)
+}
+
+/// Adds a per-pixel luminance delta to every colour channel, row by row in parallel.
+/// `row_delta(y, out)` fills `out` (length `width`) with the deltas of row `y`.
+pub(crate) fn add_luma_delta<T, F>(buf: &mut [T], layout: Layout, row_delta: F)
+where
+    T: Sample,
+    F: Fn(usize, &mut [f32]) + Sync,
+{
+    let Layout { width, channels, colour, .. } = layout;
+    buf.par_chunks_mut(width * channels).enumerate().for_each_init(
+        || vec![0.0f32; width],
+        |delta, (y, row)| {
+            row_delta(y, delta);
+            for (px, &d) in row.chunks_exact_mut(channels).zip(delta.iter()) {
+                for s in &mut px[..colour] {
+                    *s = s.add_delta(d);
+                }
+            }
+        },
+    );
+}

@@ -1,0 +1,141 @@
+use ::image::{DynamicImage, ImageBuffer, Luma, LumaA, Rgb, Rgba};
+
+use super::{ImageDetector, ImageEmbedder, ImageParams, MIN_SIDE};
+use crate::{ContentId, Error, WatermarkKey};
+
+/// A deterministic textured test picture (smooth gradients plus pseudo-random texture).
+fn texture(w: u32, h: u32, seed: u32) -> impl Fn(u32, u32) -> f32 {
+    move |x, y| {
+        let mut v = x.wrapping_mul(374_761_393) ^ y.wrapping_mul(668_265_263) ^ seed.wrapping_mul(2_246_822_519);
+        v = (v ^ (v >> 13)).wrapping_mul(1_274_126_177);
+        let noise = (v >> 24) as f32 / 255.0;
+        let fx = x as f32 / w as f32;
+        let fy = y as f32 / h as f32;
+        40.0 + 120.0 * fx * fy + 80.0 * noise
+    }
+}
+
+fn rgb8(w: u32, h: u32) -> DynamicImage {
+    let t = texture(w, h, 1);
+    DynamicImage::ImageRgb8(ImageBuffer::from_fn(w, h, |x, y| {
+        let v = t(x, y);
+        Rgb([v as u8, (v * 0.8) as u8, (255.0 - v) as u8])
+    }))
+}
+
+fn key(b: u8) -> WatermarkKey {
+    WatermarkKey::from_bytes([b; 32])
+}
+
+const ID: ContentId = ContentId::from_u64(0xfeed_face_cafe_beef);
+
+#[test]
+fn embed_then_detect_recovers_the_id_with_a_bounded_p_value() {
+    let params = ImageParams::default();
+    let mut img = rgb8(400, 300);
+    ImageEmbedder::new(&key(1), params).embed(&mut img, ID).unwrap();
+    let d = ImageDetector::new(&key(1), params).detect(&img).unwrap();
+    assert_eq!(d.id, Some(ID), "{d:?}");
+    assert!(d.p_value <= 1e-12 && d.p_value > 0.0);
+    assert!(!d.mirrored);
+    assert!(d.rotation_deg.abs() < 0.5, "{d:?}");
+}
+
+#[test]
+fn another_key_finds_nothing_and_spends_its_budget() {
+    let params = ImageParams::default();
+    let mut img = rgb8(400, 300);
+    ImageEmbedder::new(&key(1), params).embed(&mut img, ID).unwrap();
+    let d = ImageDetector::new(&key(2), params).detect(&img).unwrap();
+    assert_eq!(d.id, None);
+    assert!(d.attempts <= params.attempts());
+    assert!(d.p_value <= 1e-12);
+}
+
+#[test]
+fn unmarked_image_yields_no_id() {
+    let d = ImageDetector::new(&key(1), ImageParams::default()).detect(&rgb8(512, 384)).unwrap();
+    assert_eq!(d.id, None, "{d:?}");
+}
+
+#[test]
+fn mirrored_image_is_detected_as_mirrored() {
+    let params = ImageParams::default();
+    let mut img = rgb8(384, 384);
+    ImageEmbedder::new(&key(3), params).embed(&mut img, ID).unwrap();
+    let d = ImageDetector::new(&key(3), params).detect(&img.fliph()).unwrap();
+    assert_eq!(d.id, Some(ID), "{d:?}");
+    assert!(d.mirrored, "{d:?}");
+}
+
+#[test]
+fn every_sample_layout_is_marked_and_alpha_is_untouched() {
+    let (w, h) = (300u32, 256u32);
+    let t = texture(w, h, 7);
+    let alpha = |x: u32, y: u32| ((x * 3 + y) % 256) as u8;
+    let images = [
+        DynamicImage::ImageLuma8(ImageBuffer::from_fn(w, h, |x, y| Luma([t(x, y) as u8]))),
+        DynamicImage::ImageLumaA8(ImageBuffer::from_fn(w, h, |x, y| LumaA([t(x, y) as u8, alpha(x, y)]))),
+        DynamicImage::ImageRgba8(ImageBuffer::from_fn(w, h, |x, y| {
+            let v = t(x, y) as u8;
+            Rgba([v, v / 2, 255 - v, alpha(x, y)])
+        })),
+        DynamicImage::ImageRgb16(ImageBuffer::from_fn(w, h, |x, y| {
+            let v = (t(x, y) * 257.0) as u16;
+            Rgb([v, v / 3, 65535 - v])
+        })),
+        DynamicImage::ImageRgba16(ImageBuffer::from_fn(w, h, |x, y| {
+            let v = (t(x, y) * 257.0) as u16;
+            Rgba([v, v, v, u16::from(alpha(x, y)) * 257])
+        })),
+    ];
+    let params = ImageParams::default();
+    let (emb, det) = (ImageEmbedder::new(&key(4), params), ImageDetector::new(&key(4), params));
+    for original in images {
+        let mut img = original.clone();
+        emb.embed(&mut img, ID).unwrap();
+        assert_eq!(img.color(), original.color());
+        assert_ne!(img.as_bytes(), original.as_bytes(), "{:?} unchanged", img.color());
+        if original.color().has_alpha() {
+            let a = |i: &DynamicImage| i.to_rgba16().pixels().map(|p| p.0[3]).collect::<Vec<_>>();
+            assert_eq!(a(&img), a(&original), "{:?} alpha changed", img.color());
+        }
+        assert_eq!(det.detect(&img).unwrap().id, Some(ID), "{:?}", img.color());
+    }
+}
+
+#[test]
+fn default_strength_keeps_psnr_above_40_db() {
+    let original = rgb8(512, 512);
+    let mut img = original.clone();
+    let stats = ImageEmbedder::new(&key(5), ImageParams::default()).embed(&mut img, ID).unwrap();
+    let (a, b) = (original.to_rgb8(), img.to_rgb8());
+    let mse: f64 = a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>()
+        / a.as_raw().len() as f64;
+    let psnr = 10.0 * (255.0f64 * 255.0 / mse).log10();
+    assert!(psnr >= 40.0, "PSNR {psnr:.2} dB, stats {stats:?}");
+}
+
+#[test]
+fn sizes_outside_the_supported_range_are_clear_errors() {
+    let params = ImageParams::default();
+    let mut small = rgb8(MIN_SIDE - 1, 400);
+    let e = ImageEmbedder::new(&key(1), params).embed(&mut small, ID).unwrap_err();
+    assert!(matches!(e, Error::Params { .. }), "{e}");
+    let e = ImageDetector::new(&key(1), params).detect(&small).unwrap_err();
+    assert!(e.to_string().contains("too small"), "{e}");
+}
+
+#[test]
+fn params_builder_validates_ranges() {
+    assert!(ImageParams::builder().strength(0.0).build().is_err());
+    assert!(ImageParams::builder().strength(5.0).build().is_err());
+    assert!(ImageParams::builder().max_attempts(0).build().is_err());
+    assert!(ImageParams::builder().max_false_positive(1e-16).build().is_err(), "allows no attempt");
+    let p = ImageParams::builder().strength(2.0).max_false_positive(1e-13).build().unwrap();
+    assert_eq!(p.strength(), 2.0);
+    // 1e-13 * 2^48 = 28.1: the bound caps the default of 24 attempts only from below 24.
+    assert_eq!(p.attempts(), 24);
+    let p = ImageParams::builder().max_false_positive(2e-14).build().unwrap();
+    assert_eq!(p.attempts(), 5);
+}

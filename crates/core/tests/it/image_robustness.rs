@@ -1,0 +1,115 @@
+//! Robustness of the image watermark over `testdata/images`: fast cases in the default run,
+//! the whole attack list behind `--ignored` (prints a table).
+//!
+//! Run the sweep on any folder: `PROVMARK_SWEEP_DIR=../shared/corpus/image/dev cargo test
+//! --release -p provmark-core --test it -- --ignored --nocapture sweep`.
+
+use std::path::{Path, PathBuf};
+
+use provmark_core::codec::image::decode;
+use provmark_core::image::{ImageDetector, ImageEmbedder, ImageParams, MIN_SIDE};
+use provmark_core::{ContentId, WatermarkKey};
+
+use crate::attacks;
+
+fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/images").join(name)
+}
+
+fn key() -> WatermarkKey {
+    WatermarkKey::from_bytes(*b"provmark image robustness key 01")
+}
+
+fn load(path: &Path) -> image::DynamicImage {
+    decode(&std::fs::read(path).unwrap()).unwrap().pixels
+}
+
+/// Marks `name`, applies each attack, and checks the exact ID comes back.
+fn check(name: &str, attack_names: &[&str]) {
+    let params = ImageParams::default();
+    let (emb, det) = (ImageEmbedder::new(&key(), params), ImageDetector::new(&key(), params));
+    let id = ContentId::from_u64(0x5eed_0000_0000_0000 ^ name.len() as u64 * 0x9e37_79b9);
+    let mut img = load(&testdata(name));
+    emb.embed(&mut img, id).unwrap();
+    for a in attack_names {
+        let attacked = attacks::apply(a, &img);
+        let d = det.detect(&attacked).unwrap();
+        assert_eq!(d.id, Some(id), "{name} / {a}: {d:?}");
+        assert!(d.p_value <= 1e-12, "{d:?}");
+    }
+}
+
+#[test]
+fn chelsea_survives_compression_and_geometry() {
+    check("rgb8-451x300-chelsea.png", &["none", "jpeg50", "crop70", "resize75", "hflip", "rot5_crop"]);
+}
+
+#[test]
+fn rocket_survives_rescaling_and_photometric_edits() {
+    check("rgb8-640x427-rocket.jpg", &["resize50", "resize200", "chain", "gamma1.25", "blur1", "noise10"]);
+}
+
+#[test]
+fn gray_camera_survives_screenshot_and_flip() {
+    check("gray8-512x512-camera.png", &["screenshot", "crop_resize_social", "hflip", "contrast0.7"]);
+}
+
+#[test]
+fn unmarked_images_and_their_attacked_versions_yield_no_id() {
+    let det = ImageDetector::new(&key(), ImageParams::default());
+    for name in ["rgb8-451x300-chelsea.png", "gray8-512x512-camera.png", "rgb8-512x512-astronaut.webp"] {
+        let img = load(&testdata(name));
+        for a in ["none", "jpeg50", "crop70", "rot5_crop"] {
+            let d = det.detect(&attacks::apply(a, &img)).unwrap();
+            assert_eq!(d.id, None, "{name} / {a}: {d:?}");
+        }
+    }
+}
+
+/// The whole attack list over a folder (default `testdata/images`), printed as a table of
+/// exact-ID recovery per attack, plus false IDs on the unmarked originals.
+#[test]
+#[ignore = "long: the full attack sweep"]
+fn sweep() {
+    let dir = std::env::var_os("PROVMARK_SWEEP_DIR").map_or_else(|| testdata(""), PathBuf::from);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let params = ImageParams::default();
+    let (emb, det) = (ImageEmbedder::new(&key(), params), ImageDetector::new(&key(), params));
+    let mut ok = vec![0usize; attacks::ALL.len()];
+    let mut total = vec![0usize; attacks::ALL.len()];
+    let mut false_ids = 0;
+    for (i, f) in files.iter().enumerate() {
+        let Ok(bytes) = std::fs::read(f) else { continue };
+        let Ok(d) = decode(&bytes) else { continue };
+        let orig = d.pixels;
+        let id = ContentId::from_u64(0xa5a5_0000_0000_0000 | i as u64);
+        let mut img = orig.clone();
+        emb.embed(&mut img, id).unwrap();
+        let mut failed = Vec::new();
+        for (k, a) in attacks::ALL.iter().enumerate() {
+            let att = attacks::apply(a, &img);
+            let (w, h) = attacks::dims(&att);
+            if w.min(h) < MIN_SIDE {
+                continue;
+            }
+            total[k] += 1;
+            if det.detect(&att).unwrap().id == Some(id) {
+                ok[k] += 1;
+            } else {
+                failed.push(*a);
+            }
+            let un = attacks::apply(a, &orig);
+            if det.detect(&un).unwrap().id.is_some() {
+                false_ids += 1;
+            }
+        }
+        println!("{}: failed {:?}", f.display(), failed);
+    }
+    println!("| attack | exact ID |\n|---|---|");
+    for (k, a) in attacks::ALL.iter().enumerate() {
+        println!("| {a} | {}/{} |", ok[k], total[k]);
+    }
+    println!("false IDs on unmarked controls: {false_ids}");
+    assert_eq!(false_ids, 0);
+}
