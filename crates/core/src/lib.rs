@@ -27,6 +27,8 @@
 
 pub mod container;
 pub mod codec;
+pub mod audio;
+pub mod audio_codec;
 pub mod error;
 pub mod fingerprint;
 pub mod id;

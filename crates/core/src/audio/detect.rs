@@ -1,0 +1,353 @@
+//! Detection: features per hop, a search over (time scale, frequency scale, block offset)
+//! driven by the keyed sync chips, and soft combining of the payload slots.
+//!
+//! The input is cut into segments of about two blocks. In each segment and for every
+//! (time-scale, frequency-scale) hypothesis, sub-band log energies are whitened against their
+//! frequency neighbours (which cancels most of the host spectrum), resampled along time, summed
+//! per symbol for each of the four hop phases and folded modulo the block length; the sync
+//! correlation of every block offset then costs one pass over the folded block. Segments pick
+//! their own best offset (so splices and inserted silence only cost their own segment) and their
+//! folded payload slots are added, weighted by their sync strength.
+
+use rayon::prelude::*;
+
+use super::layout::{Grid, Layout, BLOCK_SYMBOLS, HOPS_PER_SYMBOL, SUBBANDS};
+use super::embed::Strength;
+use super::mask;
+use super::stft::{Plans, Scratch};
+
+/// Segment length in hops (two blocks).
+pub(crate) const SEGMENT_HOPS: usize = 2 * BLOCK_SYMBOLS * HOPS_PER_SYMBOL;
+
+/// The hypotheses searched.
+#[derive(Clone, Debug)]
+pub(crate) struct Search {
+    /// Time-scale factors (attacked duration / original duration).
+    pub(crate) time_scales: Vec<f64>,
+    /// Frequency-scale factors (attacked frequency / original frequency).
+    pub(crate) freq_scales: Vec<f64>,
+}
+
+impl Search {
+    /// A grid over `±time_range` in steps of `time_step` and `[freq_lo, freq_hi]` in steps of
+    /// `freq_step`.
+    pub(crate) fn new(time_range: f64, time_step: f64, freq_lo: f64, freq_hi: f64, freq_step: f64) -> Self {
+        let grid = |lo: f64, hi: f64, step: f64| -> Vec<f64> {
+            if step <= 0.0 || hi <= lo {
+                return vec![1.0];
+            }
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "small count")]
+            let n = ((hi - lo) / step).round() as usize;
+            let mut v: Vec<f64> = (0..=n).map(|i| lo + (hi - lo) * i as f64 / n.max(1) as f64).collect();
+            // Make sure the identity is tried exactly.
+            if let Some(closest) = v.iter_mut().min_by(|a, b| (**a - 1.0).abs().total_cmp(&(**b - 1.0).abs())) {
+                if (*closest - 1.0).abs() < step / 2.0 {
+                    *closest = 1.0;
+                }
+            }
+            v
+        };
+        Self {
+            time_scales: grid(1.0 - time_range, 1.0 + time_range, time_step),
+            freq_scales: grid(freq_lo, freq_hi, freq_step),
+        }
+    }
+}
+
+/// Power spectra of consecutive hops of one segment, as per-frame prefix sums over bins.
+pub(crate) struct Spectra {
+    hops: usize,
+    stride: usize,
+    prefix: Vec<f32>,
+    total: Vec<f32>,
+}
+
+impl Spectra {
+    pub(crate) fn compute(grid: &Grid, plans: &Plans, mono: &[f32], first_hop: usize, hops: usize, max_bin: usize) -> Self {
+        let stride = max_bin + 2;
+        let mut prefix = vec![0.0f32; hops * stride];
+        let mut total = vec![0.0f32; hops];
+        prefix.par_chunks_mut(stride).zip(total.par_iter_mut()).enumerate().for_each_init(
+            || Scratch::new(plans),
+            |s, (i, (row, tot))| {
+                s.analyze(plans, mono, (first_hop + i) * grid.hop);
+                let mut acc = 0.0f64;
+                row[0] = 0.0;
+                for b in 0..=max_bin {
+                    acc += f64::from(s.spec.get(b).map_or(0.0, |c| c.norm_sqr()));
+                    row[b + 1] = acc as f32;
+                }
+                *tot = s.spec.iter().map(|c| c.norm_sqr()).sum();
+            },
+        );
+        Self { hops, stride, prefix, total }
+    }
+
+    /// Power between fractional bin positions `lo` and `hi` (bin `i` spans `[i-0.5, i+0.5)`).
+    fn band(&self, hop: usize, lo: f64, hi: f64) -> f32 {
+        let row = &self.prefix[hop * self.stride..(hop + 1) * self.stride];
+        let at = |x: f64| -> f32 {
+            let p = (x + 0.5).clamp(0.0, (self.stride - 1) as f64);
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped")]
+            let i = p.floor() as usize;
+            let frac = (p - i as f64) as f32;
+            let a = row[i];
+            let b = row[(i + 1).min(self.stride - 1)];
+            a + (b - a) * frac
+        };
+        (at(hi) - at(lo)).max(0.0)
+    }
+}
+
+/// Whitened sub-band features `d[hop][k]` of a segment for one frequency scale, each weighted
+/// by the modulation depth the embedder would have used there (estimated from the received
+/// spectrum with the same water-filling), so strongly marked cells count more.
+pub(crate) fn features(spectra: &Spectra, grid: &Grid, freq_scale: f64, strength: Strength) -> Vec<f32> {
+    let edges: Vec<f64> = Grid::edges_hz(freq_scale).iter().map(|f| f / grid.bin_hz).collect();
+    let hops = spectra.hops;
+    let mut energy = vec![0.0f32; hops * SUBBANDS];
+    let mut total = 0.0f64;
+    for t in 0..hops {
+        for k in 0..SUBBANDS {
+            let e = spectra.band(t, edges[k], edges[k + 1]);
+            energy[t * SUBBANDS + k] = e;
+            total += f64::from(e);
+        }
+    }
+    let floor = (total / (hops * SUBBANDS).max(1) as f64 * 1e-6) as f32 + 1e-20;
+    let log: Vec<f32> = energy.iter().map(|e| (e + floor).ln()).collect();
+    // Host cancellation, step 1: each sub-band minus the mean of its two frequency neighbours
+    // (removes the spectral envelope; the neighbours carry independent chips).
+    let mut d = vec![0.0f32; hops * SUBBANDS];
+    for t in 0..hops {
+        let row = &log[t * SUBBANDS..(t + 1) * SUBBANDS];
+        for k in 0..SUBBANDS {
+            let (mut s, mut n) = (0.0f32, 0.0f32);
+            for (j, v) in row.iter().enumerate().take((k + 2).min(SUBBANDS)).skip(k.saturating_sub(1)) {
+                if j != k {
+                    s += v;
+                    n += 1.0;
+                }
+            }
+            d[t * SUBBANDS + k] = row[k] - s / n.max(1.0);
+        }
+    }
+    // Step 2: minus its moving average over ±16 hops (≈ ±0.4 s; removes sustained tones and
+    // slow level changes; chips change every symbol, so the mark survives).
+    const REACH: usize = 16;
+    let src = d.clone();
+    let mut prefix = vec![0.0f32; hops + 1];
+    for k in 0..SUBBANDS {
+        for t in 0..hops {
+            prefix[t + 1] = prefix[t] + src[t * SUBBANDS + k];
+        }
+        for t in 0..hops {
+            let lo = t.saturating_sub(REACH);
+            let hi = (t + REACH + 1).min(hops);
+            d[t * SUBBANDS + k] = src[t * SUBBANDS + k] - (prefix[hi] - prefix[lo]) / (hi - lo) as f32;
+        }
+    }
+    let mut depth = vec![0.0f32; hops * SUBBANDS];
+    for t in 0..hops {
+        let row = t * SUBBANDS..(t + 1) * SUBBANDS;
+        mask::waterfill(&energy[row.clone()], strength.budget * spectra.total[t], strength.cap, &mut depth[row]);
+    }
+    for k in 0..SUBBANDS {
+        let (mut s, mut s2) = (0.0f64, 0.0f64);
+        for t in 0..hops {
+            let v = f64::from(d[t * SUBBANDS + k]);
+            s += v;
+            s2 += v * v;
+        }
+        let n = hops.max(1) as f64;
+        let mean = s / n;
+        let sd = ((s2 / n - mean * mean).max(1e-12)).sqrt();
+        for t in 0..hops {
+            let v = &mut d[t * SUBBANDS + k];
+            *v = (((f64::from(*v) - mean) / sd) as f32).clamp(-2.5, 2.5) * depth[t * SUBBANDS + k] / strength.cap;
+        }
+    }
+    d
+}
+
+/// The folded block of one hypothesis and phase: per block symbol and sub-band, the sum of
+/// the symbol features that fall on it (segment symbol `j` is folded onto `j mod B`).
+fn fold(d: &[f32], hops: usize, time_scale: f64, phase: usize, out: &mut [f32]) -> usize {
+    out.iter_mut().for_each(|v| *v = 0.0);
+    let usable = ((hops.saturating_sub(1)) as f64 / time_scale).floor();
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "non-negative, bounded by hops")]
+    let virtual_hops = usable.max(0.0) as usize + 1;
+    let mut symbols = 0;
+    let mut j = 0;
+    loop {
+        let start = phase + j * HOPS_PER_SYMBOL;
+        if start + HOPS_PER_SYMBOL > virtual_hops {
+            break;
+        }
+        let row = &mut out[(j % BLOCK_SYMBOLS) * SUBBANDS..(j % BLOCK_SYMBOLS + 1) * SUBBANDS];
+        for u in start..start + HOPS_PER_SYMBOL {
+            let x = u as f64 * time_scale;
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "non-negative, < hops")]
+            let i = x.floor() as usize;
+            let frac = (x - i as f64) as f32;
+            let a = &d[i * SUBBANDS..(i + 1) * SUBBANDS];
+            if frac > 1e-6 && i + 1 < hops {
+                let b = &d[(i + 1) * SUBBANDS..(i + 2) * SUBBANDS];
+                for k in 0..SUBBANDS {
+                    row[k] += a[k] + (b[k] - a[k]) * frac;
+                }
+            } else {
+                for k in 0..SUBBANDS {
+                    row[k] += a[k];
+                }
+            }
+        }
+        symbols += 1;
+        j += 1;
+    }
+    symbols
+}
+
+/// Sync score of every block offset `q` for a folded block: segment symbol `j` holds block
+/// symbol `(j + q) mod B`, so block symbol `b` was folded onto row `(b - q) mod B`.
+fn sync_scores(layout: &Layout, folded: &[f32], scores: &mut [f32]) {
+    for (q, score) in scores.iter_mut().enumerate() {
+        let mut s = 0.0f32;
+        for &(b, k, chip) in &layout.sync {
+            let row = (usize::from(b) + BLOCK_SYMBOLS - q) % BLOCK_SYMBOLS;
+            s += chip * folded[row * SUBBANDS + usize::from(k)];
+        }
+        *score = s;
+    }
+}
+
+/// Per-sub-band reliability weights (maximum-ratio combining): the sync correlation of each
+/// sub-band at offset `q`, smoothed over neighbouring sub-bands, clamped at zero and scaled to
+/// mean 1. Sub-bands removed by a filter, a codec or a low sample rate get weights near zero.
+fn band_weights(layout: &Layout, folded: &[f32], q: usize) -> Vec<f32> {
+    let mut corr = vec![0.0f32; SUBBANDS];
+    for &(b, k, chip) in &layout.sync {
+        let row = (usize::from(b) + BLOCK_SYMBOLS - q) % BLOCK_SYMBOLS;
+        corr[usize::from(k)] += chip * folded[row * SUBBANDS + usize::from(k)];
+    }
+    const HALF: usize = 4;
+    let mut w: Vec<f32> = (0..SUBBANDS)
+        .map(|k| {
+            let lo = k.saturating_sub(HALF);
+            let hi = (k + HALF + 1).min(SUBBANDS);
+            (corr[lo..hi].iter().sum::<f32>() / (hi - lo) as f32).max(0.0)
+        })
+        .collect();
+    let mean = w.iter().sum::<f32>() / SUBBANDS as f32;
+    if mean > 0.0 {
+        w.iter_mut().for_each(|v| *v /= mean);
+    } else {
+        w.iter_mut().for_each(|v| *v = 1.0);
+    }
+    w
+}
+
+/// Median absolute deviation scale and median of `v`.
+fn robust_stats(v: &[f32]) -> (f32, f32) {
+    let mut s: Vec<f32> = v.to_vec();
+    s.sort_by(f32::total_cmp);
+    let med = s[s.len() / 2];
+    let mut dev: Vec<f32> = s.iter().map(|x| (x - med).abs()).collect();
+    dev.sort_by(f32::total_cmp);
+    (med, (1.4826 * dev[dev.len() / 2]).max(1e-9))
+}
+
+/// The best block position of one segment under one hypothesis.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SegmentFit {
+    /// Robust z-score of the best sync correlation among all offsets.
+    pub(crate) z: f32,
+    /// Hop phase of the best offset.
+    pub(crate) phase: usize,
+    /// Block offset (symbols) of the best offset.
+    pub(crate) offset: usize,
+}
+
+/// Everything the decoder needs from one segment.
+pub(crate) struct Segment {
+    /// Fits indexed `[freq_scale][time_scale]`.
+    pub(crate) fits: Vec<Vec<SegmentFit>>,
+    features: Vec<Vec<f32>>,
+    hops: usize,
+}
+
+/// Analyses one segment: features per frequency scale and the best fit per hypothesis.
+pub(crate) fn analyze_segment(
+    grid: &Grid,
+    plans: &Plans,
+    layout: &Layout,
+    search: &Search,
+    strength: Strength,
+    mono: &[f32],
+    first_hop: usize,
+    hops: usize,
+) -> Segment {
+    let max_scale = search.freq_scales.iter().copied().fold(1.0, f64::max);
+    let edges = Grid::edges_hz(max_scale);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "small positive")]
+    let max_bin = ((edges[SUBBANDS] / grid.bin_hz).ceil() as usize + 2).min(grid.frame / 2);
+    let spectra = Spectra::compute(grid, plans, mono, first_hop, hops, max_bin);
+    let features: Vec<Vec<f32>> =
+        search.freq_scales.par_iter().map(|&fs| features(&spectra, grid, fs, strength)).collect();
+    let fits = features
+        .par_iter()
+        .map(|d| {
+            let mut folded = vec![0.0f32; BLOCK_SYMBOLS * SUBBANDS];
+            let mut scores = vec![0.0f32; BLOCK_SYMBOLS * HOPS_PER_SYMBOL];
+            search
+                .time_scales
+                .iter()
+                .map(|&ts| {
+                    for phase in 0..HOPS_PER_SYMBOL {
+                        fold(d, hops, ts, phase, &mut folded);
+                        sync_scores(layout, &folded, &mut scores[phase * BLOCK_SYMBOLS..(phase + 1) * BLOCK_SYMBOLS]);
+                    }
+                    let (med, scale) = robust_stats(&scores);
+                    let (best, &top) = scores
+                        .iter()
+                        .enumerate()
+                        .max_by(|a, b| a.1.total_cmp(b.1))
+                        .unwrap_or((0, &0.0));
+                    SegmentFit { z: (top - med) / scale, phase: best / BLOCK_SYMBOLS, offset: best % BLOCK_SYMBOLS }
+                })
+                .collect()
+        })
+        .collect();
+    Segment { fits, features, hops }
+}
+
+impl Segment {
+    /// Adds this segment's soft payload values under hypothesis `(fi, ti)` into `soft`.
+    pub(crate) fn add_soft(&self, layout: &Layout, search: &Search, fi: usize, ti: usize, weight: f32, soft: &mut [f32]) {
+        let fit = self.fits[fi][ti];
+        let mut folded = vec![0.0f32; BLOCK_SYMBOLS * SUBBANDS];
+        fold(&self.features[fi], self.hops, search.time_scales[ti], fit.phase, &mut folded);
+        let weights = band_weights(layout, &folded, fit.offset);
+        for &(b, k, chip, c) in &layout.data {
+            let row = (usize::from(b) + BLOCK_SYMBOLS - fit.offset) % BLOCK_SYMBOLS;
+            let k = usize::from(k);
+            soft[usize::from(c)] += weight * weights[k] * chip * folded[row * SUBBANDS + k];
+        }
+    }
+}
+
+/// Splits `total_hops` into segments of about [`SEGMENT_HOPS`] (a short tail joins the
+/// previous segment). Returns (first hop, hop count) pairs.
+pub(crate) fn segments(total_hops: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < total_hops {
+        let mut len = SEGMENT_HOPS.min(total_hops - start);
+        if total_hops - start - len < SEGMENT_HOPS / 2 {
+            len = total_hops - start;
+        }
+        out.push((start, len));
+        start += len;
+    }
+    out
+}

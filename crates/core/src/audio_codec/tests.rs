@@ -1,0 +1,63 @@
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use super::*;
+
+fn testfile(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../../testdata/audio/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn wav_decode_encode_round_trip_is_lossless() {
+    let bytes = testfile("pcm16-44100-stereo-12s-drascula.wav");
+    assert_eq!(sniff(&bytes), Some(AudioFormat::Wav));
+    let a = decode(&bytes, &DecodeLimits::default()).unwrap();
+    assert_eq!((a.channels(), a.sample_rate(), a.format()), (2, 44_100, SampleFormat::Int(16)));
+    let b = decode(&encode_wav(&a).unwrap(), &DecodeLimits::default()).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn flac_round_trip_is_lossless() {
+    let a = decode(&testfile("pcm16-16000-mono-26s-librivox.wav"), &DecodeLimits::default()).unwrap();
+    let flac = encode_flac(&a).unwrap();
+    assert_eq!(sniff(&flac), Some(AudioFormat::Flac));
+    assert!(flac.len() < a.samples().len() * 2);
+    let b = decode(&flac, &DecodeLimits::default()).unwrap();
+    assert_eq!(a.samples().len(), b.samples().len());
+    let diff = a.samples().iter().zip(b.samples()).position(|(x, y)| x != y);
+    assert_eq!(diff, None, "first difference");
+    assert_eq!((b.channels(), b.sample_rate(), b.format()), (1, 16_000, SampleFormat::Int(16)));
+}
+
+#[test]
+fn float_and_24_bit_wav_keep_their_format() {
+    for format in [SampleFormat::Float, SampleFormat::Int(24), SampleFormat::Int(8)] {
+        let samples: Vec<f32> = (0..4000).map(|i| ((i as f32) * 0.01).sin() * 0.5).collect();
+        let a = AudioBuffer::new(samples, 2, 48_000, format).unwrap();
+        let b = decode(&encode_wav(&a).unwrap(), &DecodeLimits::default()).unwrap();
+        assert_eq!(b.format(), format);
+        let tol = match format {
+            SampleFormat::Int(8) => 1.0 / 127.0,
+            _ => 1e-6,
+        };
+        assert!(a.samples().iter().zip(b.samples()).all(|(x, y)| (x - y).abs() <= tol));
+    }
+}
+
+#[test]
+fn limits_reject_long_audio_and_garbage_is_an_error() {
+    let bytes = testfile("pcm16-16000-mono-26s-librivox.wav");
+    assert!(matches!(decode(&bytes, &DecodeLimits::with_max_seconds(10.0)), Err(Error::Limits { .. })));
+    assert!(decode(b"RIFF\x00\x00\x00\x00WAVEjunkjunk", &DecodeLimits::default()).is_err());
+    assert!(decode(&[0u8; 100], &DecodeLimits::default()).is_err());
+    let mut truncated = bytes.clone();
+    truncated.truncate(1000);
+    let _ = decode(&truncated, &DecodeLimits::default());
+}
+
+#[test]
+#[ignore = "diagnostic"]
+fn diag_write_flac() {
+    let a = decode(&testfile("pcm16-16000-mono-26s-librivox.wav"), &DecodeLimits::default()).unwrap();
+    std::fs::write("/tmp/audio_diag.flac", encode_flac(&a).unwrap()).unwrap();
+}
