@@ -1,8 +1,12 @@
 //! One module per subcommand; each turns its arguments into library calls.
 
+mod home;
 mod keygen;
-mod ledger;
 mod label;
+mod ledger;
+mod stamp;
+mod trace;
+mod verify;
 mod watermark;
 
 use crate::args::{Cli, Command, WatermarkCommand};
@@ -24,6 +28,9 @@ pub enum Status {
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Keygen(args) => keygen::run(&args),
+        Command::Stamp(args) => stamp::run(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Trace(args) => trace::run(&args),
         Command::Ledger(args) => ledger::run(&args),
         Command::Label(args) => label::run(&args),
         Command::Watermark(WatermarkCommand::Embed(args)) => watermark::embed(&args),

@@ -25,7 +25,8 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn sniff(path: &Path, bytes: &[u8]) -> anyhow::Result<MediaKind> {
-    MediaKind::sniff(bytes).ok_or_else(|| anyhow!("`{}`: unrecognised media format", path.display()))
+    MediaKind::sniff(bytes)
+        .ok_or_else(|| anyhow!("`{}`: unrecognised media format", path.display()))
 }
 
 pub fn embed(args: &WatermarkEmbedArgs) -> anyhow::Result<Status> {
@@ -44,7 +45,8 @@ pub fn embed(args: &WatermarkEmbedArgs) -> anyhow::Result<Status> {
         }
         kind => bail!("`{}`: the {kind:?} watermark is not available yet", args.input.display()),
     };
-    std::fs::write(&args.output, out).with_context(|| format!("cannot write `{}`", args.output.display()))?;
+    std::fs::write(&args.output, out)
+        .with_context(|| format!("cannot write `{}`", args.output.display()))?;
     Ok(Status::Success)
 }
 
@@ -55,8 +57,8 @@ fn embed_image(
     id: ContentId,
     args: &WatermarkEmbedArgs,
 ) -> anyhow::Result<Vec<u8>> {
-    let mut decoded =
-        image_codec::decode(bytes).with_context(|| format!("cannot decode `{}`", args.input.display()))?;
+    let mut decoded = image_codec::decode(bytes)
+        .with_context(|| format!("cannot decode `{}`", args.input.display()))?;
     ImageEmbedder::new(key, params)
         .embed(&mut decoded.pixels, id)
         .with_context(|| format!("cannot mark `{}`", args.input.display()))?;
@@ -96,11 +98,15 @@ struct Report {
 fn load_keys(args: &WatermarkDetectArgs) -> anyhow::Result<Vec<DetectKey>> {
     let params = ImageParams::default();
     if let Some(path) = &args.keyring {
-        let ring = Keyring::load(path).with_context(|| format!("cannot load the keyring `{}`", path.display()))?;
+        let ring = Keyring::load(path)
+            .with_context(|| format!("cannot load the keyring `{}`", path.display()))?;
         let mut keys = Vec::new();
         for p in &ring.providers {
             if let Some(k) = p.detection_key()? {
-                keys.push(DetectKey { key_id: p.key_id.clone(), image: ImageDetector::new(&k, params) });
+                keys.push(DetectKey {
+                    key_id: p.key_id.clone(),
+                    image: ImageDetector::new(&k, params),
+                });
             }
         }
         if keys.is_empty() {
@@ -109,8 +115,8 @@ fn load_keys(args: &WatermarkDetectArgs) -> anyhow::Result<Vec<DetectKey>> {
         Ok(keys)
     } else {
         let home = args.home.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_HOME));
-        let identity =
-            Identity::load(&home).with_context(|| format!("cannot load the identity in `{}`", home.display()))?;
+        let identity = Identity::load(&home)
+            .with_context(|| format!("cannot load the identity in `{}`", home.display()))?;
         Ok(vec![DetectKey {
             key_id: identity.provider.key_id.clone(),
             image: ImageDetector::new(&identity.watermark_key, params),

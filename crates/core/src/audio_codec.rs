@@ -136,9 +136,12 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<AudioBuffer> {
     let track_id = track.id;
     let params = track.codec_params.clone();
     let rate = params.sample_rate.ok_or_else(|| Error::decode("audio", "unknown sample rate"))?;
-    use symphonia::core::codecs::{CODEC_TYPE_PCM_F32BE, CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_F64BE, CODEC_TYPE_PCM_F64LE};
-    let is_float = [CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_F32BE, CODEC_TYPE_PCM_F64LE, CODEC_TYPE_PCM_F64BE]
-        .contains(&params.codec);
+    use symphonia::core::codecs::{
+        CODEC_TYPE_PCM_F32BE, CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_F64BE, CODEC_TYPE_PCM_F64LE,
+    };
+    let is_float =
+        [CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_F32BE, CODEC_TYPE_PCM_F64LE, CODEC_TYPE_PCM_F64BE]
+            .contains(&params.codec);
     let format = match (params.bits_per_sample, is_float) {
         (_, true) => SampleFormat::Float,
         (Some(bits), _) => SampleFormat::Int(u16::try_from(bits.clamp(8, 32)).unwrap_or(16)),
@@ -149,7 +152,11 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<AudioBuffer> {
     if let Some(frames) = params.n_frames {
         #[allow(clippy::cast_precision_loss, reason = "comparison only")]
         if frames as f64 > max_frames {
-            return Err(Error::Limits { what: "audio frames", actual: frames, limit: max_frames as u64 });
+            return Err(Error::Limits {
+                what: "audio frames",
+                actual: frames,
+                limit: max_frames as u64,
+            });
         }
     }
     let mut decoder = symphonia::default::get_codecs()
@@ -176,7 +183,8 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<AudioBuffer> {
             Err(e) => return Err(sym_err(&e)),
         };
         let spec = *decoded.spec();
-        let ch = u16::try_from(spec.channels.count()).map_err(|_| Error::decode("audio", "too many channels"))?;
+        let ch = u16::try_from(spec.channels.count())
+            .map_err(|_| Error::decode("audio", "too many channels"))?;
         if *channels.get_or_insert(ch) != ch {
             return Err(Error::decode("audio", "channel count changes mid-stream"));
         }
@@ -279,8 +287,9 @@ pub fn encode_flac(audio: &AudioBuffer) -> Result<Vec<u8>> {
         .map_err(|e| Error::encode("FLAC", format!("{e:?}")))?;
     let channels = usize::from(audio.channels());
     let err = |e: &dyn std::fmt::Debug| Error::encode("FLAC", format!("{e:?}"));
-    let mut stream = flacenc::component::Stream::new(audio.sample_rate() as usize, channels, usize::from(bits))
-        .map_err(|e| err(&e))?;
+    let mut stream =
+        flacenc::component::Stream::new(audio.sample_rate() as usize, channels, usize::from(bits))
+            .map_err(|e| err(&e))?;
     // Every frame but the last has the same block size, and the last keeps its true length
     // (at least 16 samples, FLAC's minimum), so nothing is padded.
     let frames = ints.len() / channels.max(1);
@@ -290,7 +299,8 @@ pub fn encode_flac(audio: &AudioBuffer) -> Result<Vec<u8>> {
         .unwrap_or(config.block_size);
     for (number, chunk) in ints.chunks(block * channels).enumerate() {
         let len = chunk.len() / channels;
-        let mut fb = flacenc::source::FrameBuf::with_size(channels, len.max(16)).map_err(|e| err(&e))?;
+        let mut fb =
+            flacenc::source::FrameBuf::with_size(channels, len.max(16)).map_err(|e| err(&e))?;
         fb.fill_interleaved(chunk).map_err(|e| err(&e))?;
         let frame = flacenc::encode_fixed_size_frame(&config, &fb, number, stream.stream_info())
             .map_err(|e| err(&e))?;

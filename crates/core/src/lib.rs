@@ -25,21 +25,22 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod container;
-pub mod codec;
 pub mod audio;
 pub mod audio_codec;
+pub mod codec;
+pub mod container;
 pub mod error;
 pub mod fingerprint;
 pub mod id;
 pub mod identity;
+pub mod image;
 pub mod key;
 pub mod manifest;
 pub mod payload;
 pub mod spread;
+pub mod stamp;
 pub mod verdict;
 pub mod visible;
-pub mod image;
 
 pub use error::{Error, Result};
 pub use id::ContentId;

@@ -37,12 +37,23 @@ impl AudioBuffer {
     /// [`Error::Params`] if the rate is outside 8–192 kHz, the channel count is 0 or above
     /// [`MAX_CHANNELS`], the sample count is not a multiple of the channel count, or a sample
     /// is not finite.
-    pub fn new(samples: Vec<f32>, channels: u16, sample_rate: u32, format: SampleFormat) -> Result<Self> {
+    pub fn new(
+        samples: Vec<f32>,
+        channels: u16,
+        sample_rate: u32,
+        format: SampleFormat,
+    ) -> Result<Self> {
         if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate) {
-            return Err(Error::params("sample rate", format!("{sample_rate} Hz is outside 8000–192000 Hz")));
+            return Err(Error::params(
+                "sample rate",
+                format!("{sample_rate} Hz is outside 8000–192000 Hz"),
+            ));
         }
         if channels == 0 || channels > MAX_CHANNELS {
-            return Err(Error::params("channels", format!("{channels} is outside 1–{MAX_CHANNELS}")));
+            return Err(Error::params(
+                "channels",
+                format!("{channels} is outside 1–{MAX_CHANNELS}"),
+            ));
         }
         if samples.len() % usize::from(channels) != 0 {
             return Err(Error::params("samples", "length is not a multiple of the channel count"));

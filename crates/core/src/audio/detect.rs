@@ -11,8 +11,8 @@
 
 use rayon::prelude::*;
 
-use super::layout::{Grid, Layout, BLOCK_SYMBOLS, HOPS_PER_SYMBOL, SUBBANDS};
 use super::embed::Strength;
+use super::layout::{Grid, Layout, BLOCK_SYMBOLS, HOPS_PER_SYMBOL, SUBBANDS};
 use super::mask;
 use super::stft::{Plans, Scratch};
 
@@ -31,16 +31,29 @@ pub(crate) struct Search {
 impl Search {
     /// A grid over `±time_range` in steps of `time_step` and `[freq_lo, freq_hi]` in steps of
     /// `freq_step`.
-    pub(crate) fn new(time_range: f64, time_step: f64, freq_lo: f64, freq_hi: f64, freq_step: f64) -> Self {
+    pub(crate) fn new(
+        time_range: f64,
+        time_step: f64,
+        freq_lo: f64,
+        freq_hi: f64,
+        freq_step: f64,
+    ) -> Self {
         let grid = |lo: f64, hi: f64, step: f64| -> Vec<f64> {
             if step <= 0.0 || hi <= lo {
                 return vec![1.0];
             }
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "small count")]
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "small count"
+            )]
             let n = ((hi - lo) / step).round() as usize;
-            let mut v: Vec<f64> = (0..=n).map(|i| lo + (hi - lo) * i as f64 / n.max(1) as f64).collect();
+            let mut v: Vec<f64> =
+                (0..=n).map(|i| lo + (hi - lo) * i as f64 / n.max(1) as f64).collect();
             // Make sure the identity is tried exactly.
-            if let Some(closest) = v.iter_mut().min_by(|a, b| (**a - 1.0).abs().total_cmp(&(**b - 1.0).abs())) {
+            if let Some(closest) =
+                v.iter_mut().min_by(|a, b| (**a - 1.0).abs().total_cmp(&(**b - 1.0).abs()))
+            {
                 if (*closest - 1.0).abs() < step / 2.0 {
                     *closest = 1.0;
                 }
@@ -63,7 +76,14 @@ pub(crate) struct Spectra {
 }
 
 impl Spectra {
-    pub(crate) fn compute(grid: &Grid, plans: &Plans, mono: &[f32], first_hop: usize, hops: usize, max_bin: usize) -> Self {
+    pub(crate) fn compute(
+        grid: &Grid,
+        plans: &Plans,
+        mono: &[f32],
+        first_hop: usize,
+        hops: usize,
+        max_bin: usize,
+    ) -> Self {
         let stride = max_bin + 2;
         let mut prefix = vec![0.0f32; hops * stride];
         let mut total = vec![0.0f32; hops];
@@ -102,7 +122,12 @@ impl Spectra {
 /// Whitened sub-band features `d[hop][k]` of a segment for one frequency scale, each weighted
 /// by the modulation depth the embedder would have used there (estimated from the received
 /// spectrum with the same water-filling), so strongly marked cells count more.
-pub(crate) fn features(spectra: &Spectra, grid: &Grid, freq_scale: f64, strength: Strength) -> Vec<f32> {
+pub(crate) fn features(
+    spectra: &Spectra,
+    grid: &Grid,
+    freq_scale: f64,
+    strength: Strength,
+) -> Vec<f32> {
     let edges: Vec<f64> = Grid::edges_hz(freq_scale).iter().map(|f| f / grid.bin_hz).collect();
     let hops = spectra.hops;
     let mut energy = vec![0.0f32; hops * SUBBANDS];
@@ -123,7 +148,9 @@ pub(crate) fn features(spectra: &Spectra, grid: &Grid, freq_scale: f64, strength
         let row = &log[t * SUBBANDS..(t + 1) * SUBBANDS];
         for k in 0..SUBBANDS {
             let (mut s, mut n) = (0.0f32, 0.0f32);
-            for (j, v) in row.iter().enumerate().take((k + 2).min(SUBBANDS)).skip(k.saturating_sub(1)) {
+            for (j, v) in
+                row.iter().enumerate().take((k + 2).min(SUBBANDS)).skip(k.saturating_sub(1))
+            {
                 if j != k {
                     s += v;
                     n += 1.0;
@@ -144,13 +171,19 @@ pub(crate) fn features(spectra: &Spectra, grid: &Grid, freq_scale: f64, strength
         for t in 0..hops {
             let lo = t.saturating_sub(REACH);
             let hi = (t + REACH + 1).min(hops);
-            d[t * SUBBANDS + k] = src[t * SUBBANDS + k] - (prefix[hi] - prefix[lo]) / (hi - lo) as f32;
+            d[t * SUBBANDS + k] =
+                src[t * SUBBANDS + k] - (prefix[hi] - prefix[lo]) / (hi - lo) as f32;
         }
     }
     let mut depth = vec![0.0f32; hops * SUBBANDS];
     for t in 0..hops {
         let row = t * SUBBANDS..(t + 1) * SUBBANDS;
-        mask::waterfill(&energy[row.clone()], strength.budget * spectra.total[t], strength.cap, &mut depth[row]);
+        mask::waterfill(
+            &energy[row.clone()],
+            strength.budget * spectra.total[t],
+            strength.cap,
+            &mut depth[row],
+        );
     }
     for k in 0..SUBBANDS {
         let (mut s, mut s2) = (0.0f64, 0.0f64);
@@ -164,7 +197,8 @@ pub(crate) fn features(spectra: &Spectra, grid: &Grid, freq_scale: f64, strength
         let sd = ((s2 / n - mean * mean).max(1e-12)).sqrt();
         for t in 0..hops {
             let v = &mut d[t * SUBBANDS + k];
-            *v = (((f64::from(*v) - mean) / sd) as f32).clamp(-2.5, 2.5) * depth[t * SUBBANDS + k] / strength.cap;
+            *v = (((f64::from(*v) - mean) / sd) as f32).clamp(-2.5, 2.5) * depth[t * SUBBANDS + k]
+                / strength.cap;
         }
     }
     d
@@ -175,7 +209,11 @@ pub(crate) fn features(spectra: &Spectra, grid: &Grid, freq_scale: f64, strength
 fn fold(d: &[f32], hops: usize, time_scale: f64, phase: usize, out: &mut [f32]) -> usize {
     out.iter_mut().for_each(|v| *v = 0.0);
     let usable = ((hops.saturating_sub(1)) as f64 / time_scale).floor();
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "non-negative, bounded by hops")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "non-negative, bounded by hops"
+    )]
     let virtual_hops = usable.max(0.0) as usize + 1;
     let mut symbols = 0;
     let mut j = 0;
@@ -187,7 +225,11 @@ fn fold(d: &[f32], hops: usize, time_scale: f64, phase: usize, out: &mut [f32]) 
         let row = &mut out[(j % BLOCK_SYMBOLS) * SUBBANDS..(j % BLOCK_SYMBOLS + 1) * SUBBANDS];
         for u in start..start + HOPS_PER_SYMBOL {
             let x = u as f64 * time_scale;
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "non-negative, < hops")]
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "non-negative, < hops"
+            )]
             let i = x.floor() as usize;
             let frac = (x - i as f64) as f32;
             let a = &d[i * SUBBANDS..(i + 1) * SUBBANDS];
@@ -305,7 +347,11 @@ pub(crate) fn analyze_segment(
                 .map(|&ts| {
                     for phase in 0..HOPS_PER_SYMBOL {
                         fold(d, hops, ts, phase, &mut folded);
-                        sync_scores(layout, &folded, &mut scores[phase * BLOCK_SYMBOLS..(phase + 1) * BLOCK_SYMBOLS]);
+                        sync_scores(
+                            layout,
+                            &folded,
+                            &mut scores[phase * BLOCK_SYMBOLS..(phase + 1) * BLOCK_SYMBOLS],
+                        );
                     }
                     let (med, scale) = robust_stats(&scores);
                     let (best, &top) = scores
@@ -313,7 +359,11 @@ pub(crate) fn analyze_segment(
                         .enumerate()
                         .max_by(|a, b| a.1.total_cmp(b.1))
                         .unwrap_or((0, &0.0));
-                    SegmentFit { z: (top - med) / scale, phase: best / BLOCK_SYMBOLS, offset: best % BLOCK_SYMBOLS }
+                    SegmentFit {
+                        z: (top - med) / scale,
+                        phase: best / BLOCK_SYMBOLS,
+                        offset: best % BLOCK_SYMBOLS,
+                    }
                 })
                 .collect()
         })
@@ -323,7 +373,15 @@ pub(crate) fn analyze_segment(
 
 impl Segment {
     /// Adds this segment's soft payload values under hypothesis `(fi, ti)` into `soft`.
-    pub(crate) fn add_soft(&self, layout: &Layout, search: &Search, fi: usize, ti: usize, weight: f32, soft: &mut [f32]) {
+    pub(crate) fn add_soft(
+        &self,
+        layout: &Layout,
+        search: &Search,
+        fi: usize,
+        ti: usize,
+        weight: f32,
+        soft: &mut [f32],
+    ) {
         let fit = self.fits[fi][ti];
         let mut folded = vec![0.0f32; BLOCK_SYMBOLS * SUBBANDS];
         fold(&self.features[fi], self.hops, search.time_scales[ti], fit.phase, &mut folded);

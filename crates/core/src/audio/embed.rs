@@ -39,7 +39,13 @@ pub(crate) struct Strength {
 }
 
 /// Adds the mark to one channel (`signal` holds that channel's samples), in place.
-pub(crate) fn embed_channel(grid: &Grid, plans: &Plans, signs: &[[f32; SUBBANDS]], strength: Strength, signal: &mut [f32]) {
+pub(crate) fn embed_channel(
+    grid: &Grid,
+    plans: &Plans,
+    signs: &[[f32; SUBBANDS]],
+    strength: Strength,
+    signal: &mut [f32],
+) {
     let hop = grid.hop;
     let frame = grid.frame;
     let bands = grid.bin_bands();
@@ -66,7 +72,12 @@ pub(crate) fn embed_channel(grid: &Grid, plans: &Plans, signs: &[[f32; SUBBANDS]
                             energy[usize::from(*k)] += p;
                         }
                     }
-                    mask::waterfill(&energy[..], strength.budget * total, strength.cap, &mut depth[..]);
+                    mask::waterfill(
+                        &energy[..],
+                        strength.budget * total,
+                        strength.cap,
+                        &mut depth[..],
+                    );
                     for (x, band) in s.spec.iter_mut().zip(&bands) {
                         *x *= match band {
                             Some(k) => depth[usize::from(*k)] * sign[usize::from(*k)],
@@ -79,7 +90,8 @@ pub(crate) fn embed_channel(grid: &Grid, plans: &Plans, signs: &[[f32; SUBBANDS]
                     if let Some(last) = s.spec.last_mut() {
                         last.im = 0.0;
                     }
-                    let _ = plans.inverse.process_with_scratch(&mut s.spec, &mut s.time, &mut s.inv);
+                    let _ =
+                        plans.inverse.process_with_scratch(&mut s.spec, &mut s.time, &mut s.inv);
                     s.time.iter().zip(plans.window.iter()).map(|(v, w)| v * w * norm).collect()
                 },
             )

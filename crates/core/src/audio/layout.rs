@@ -90,7 +90,11 @@ pub(crate) struct Grid {
 impl Grid {
     /// The grid for a sample rate.
     pub(crate) fn new(sample_rate: u32) -> Self {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "small positive")]
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "small positive"
+        )]
         let half = ((f64::from(sample_rate) * FRAME_SECONDS) / 2.0).round().max(16.0) as usize;
         let frame = half * 2;
         Self { frame, hop: half, bin_hz: f64::from(sample_rate) / frame as f64 }

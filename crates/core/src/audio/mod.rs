@@ -82,11 +82,19 @@ pub(crate) struct Engine {
 
 impl Engine {
     pub(crate) fn new(key: &WatermarkKey, coded_bits: usize) -> Self {
-        Self { layout: Arc::new(Layout::new(key, coded_bits)), plans: Arc::new(PlanCache::default()) }
+        Self {
+            layout: Arc::new(Layout::new(key, coded_bits)),
+            plans: Arc::new(PlanCache::default()),
+        }
     }
 
     /// Embeds `coded` (±1 values, one per coded bit) into every channel of `audio`.
-    pub(crate) fn embed_coded(&self, audio: &mut AudioBuffer, coded: &[f32], strength: embed::Strength) {
+    pub(crate) fn embed_coded(
+        &self,
+        audio: &mut AudioBuffer,
+        coded: &[f32],
+        strength: embed::Strength,
+    ) {
         let grid = Grid::new(audio.sample_rate());
         let plans = self.plans.get(grid.frame);
         let signs = embed::sign_table(&self.layout, coded);
@@ -98,7 +106,13 @@ impl Engine {
     }
 
     /// Runs the sync search and returns up to `max` candidates, best first.
-    pub(crate) fn candidates(&self, audio: &AudioBuffer, search: &Search, strength: embed::Strength, max: usize) -> Vec<Candidate> {
+    pub(crate) fn candidates(
+        &self,
+        audio: &AudioBuffer,
+        search: &Search,
+        strength: embed::Strength,
+        max: usize,
+    ) -> Vec<Candidate> {
         use rayon::prelude::*;
         let grid = Grid::new(audio.sample_rate());
         let plans = self.plans.get(grid.frame);
@@ -109,7 +123,18 @@ impl Engine {
         }
         let segs: Vec<detect::Segment> = detect::segments(total_hops)
             .par_iter()
-            .map(|&(first, hops)| detect::analyze_segment(&grid, &plans, &self.layout, search, strength, &mono, first, hops))
+            .map(|&(first, hops)| {
+                detect::analyze_segment(
+                    &grid,
+                    &plans,
+                    &self.layout,
+                    search,
+                    strength,
+                    &mono,
+                    first,
+                    hops,
+                )
+            })
             .collect();
         let nf = search.freq_scales.len();
         let nt = search.time_scales.len();
@@ -147,12 +172,18 @@ impl Engine {
                         s.add_soft(&self.layout, search, fi, ti, w, &mut soft);
                     }
                 }
-                let rms = (soft.iter().map(|v| v * v).sum::<f32>() / soft.len().max(1) as f32).sqrt();
+                let rms =
+                    (soft.iter().map(|v| v * v).sum::<f32>() / soft.len().max(1) as f32).sqrt();
                 if rms > 0.0 {
                     soft.iter_mut().for_each(|v| *v /= rms);
                 }
                 let sync = z / (segs.len() as f32).sqrt();
-                Candidate { soft, sync, time_scale: search.time_scales[ti], freq_scale: search.freq_scales[fi] }
+                Candidate {
+                    soft,
+                    sync,
+                    time_scale: search.time_scales[ti],
+                    freq_scale: search.freq_scales[fi],
+                }
             })
             .collect()
     }
@@ -215,8 +246,16 @@ impl AudioEmbedder {
 fn check_length(audio: &AudioBuffer, params: &AudioParams) -> Result<()> {
     let seconds = audio.duration_seconds();
     if seconds > params.max_seconds {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "positive, rounded")]
-        return Err(Error::Limits { what: "audio seconds", actual: seconds.ceil() as u64, limit: params.max_seconds as u64 });
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "positive, rounded"
+        )]
+        return Err(Error::Limits {
+            what: "audio seconds",
+            actual: seconds.ceil() as u64,
+            limit: params.max_seconds as u64,
+        });
     }
     Ok(())
 }
@@ -275,7 +314,13 @@ impl AudioDetector {
     /// A detector for `key` with `params`.
     #[must_use]
     pub fn new(key: &WatermarkKey, params: AudioParams) -> Self {
-        let search = Search::new(params.max_time_scale, 0.003, params.min_freq_scale, params.max_freq_scale, 0.015);
+        let search = Search::new(
+            params.max_time_scale,
+            0.003,
+            params.min_freq_scale,
+            params.max_freq_scale,
+            0.015,
+        );
         Self { engine: Engine::new(key, CODED_BITS), codec: PayloadCodec::new(key), params, search }
     }
 
@@ -285,7 +330,12 @@ impl AudioDetector {
     /// [`Error::Limits`] if the audio is longer than the configured maximum.
     pub fn detect(&self, audio: &AudioBuffer) -> Result<AudioDetection> {
         check_length(audio, &self.params)?;
-        let candidates = self.engine.candidates(audio, &self.search, self.params.strength(), self.params.attempts());
+        let candidates = self.engine.candidates(
+            audio,
+            &self.search,
+            self.params.strength(),
+            self.params.attempts(),
+        );
         let score = candidates.first().map_or(0.0, |c| c.sync);
         let mut attempts = 0u32;
         let mut found = None;
@@ -303,7 +353,12 @@ impl AudioDetector {
                 break;
             }
         }
-        Ok(AudioDetection { found, score, attempts, p_value: false_positive_probability(u64::from(attempts)) })
+        Ok(AudioDetection {
+            found,
+            score,
+            attempts,
+            p_value: false_positive_probability(u64::from(attempts)),
+        })
     }
 }
 

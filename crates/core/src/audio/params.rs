@@ -114,10 +114,18 @@ impl AudioParamsBuilder {
             return Err(Error::params("max_time_scale", "must be within 0..=0.1"));
         }
         if !(0.8..=1.0).contains(&p.min_freq_scale) || !(1.0..=1.25).contains(&p.max_freq_scale) {
-            return Err(Error::params("freq_scale_range", "must contain 1 and stay within 0.8..=1.25"));
+            return Err(Error::params(
+                "freq_scale_range",
+                "must contain 1 and stay within 0.8..=1.25",
+            ));
         }
-        if !(p.max_false_positive > 0.0 && p.max_false_positive < 1.0) || max_attempts(p.max_false_positive) == 0 {
-            return Err(Error::params("max_false_positive", "must allow at least one decode (≥ 2^-48) and be < 1"));
+        if !(p.max_false_positive > 0.0 && p.max_false_positive < 1.0)
+            || max_attempts(p.max_false_positive) == 0
+        {
+            return Err(Error::params(
+                "max_false_positive",
+                "must allow at least one decode (≥ 2^-48) and be < 1",
+            ));
         }
         if !(p.max_seconds > 0.0) {
             return Err(Error::params("max_seconds", "must be positive"));

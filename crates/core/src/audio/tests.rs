@@ -3,7 +3,10 @@
 use super::*;
 
 fn load(name: &str) -> AudioBuffer {
-    load_path(std::path::Path::new(&format!("{}/../../testdata/audio/{name}", env!("CARGO_MANIFEST_DIR"))))
+    load_path(std::path::Path::new(&format!(
+        "{}/../../testdata/audio/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )))
 }
 
 fn load_path(path: &std::path::Path) -> AudioBuffer {
@@ -14,7 +17,13 @@ fn load_path(path: &std::path::Path) -> AudioBuffer {
         hound::SampleFormat::Int => r.samples::<i32>().map(|s| s.unwrap() as f32 * scale).collect(),
         hound::SampleFormat::Float => r.samples::<f32>().map(|s| s.unwrap()).collect(),
     };
-    AudioBuffer::new(samples, spec.channels, spec.sample_rate, SampleFormat::Int(spec.bits_per_sample)).unwrap()
+    AudioBuffer::new(
+        samples,
+        spec.channels,
+        spec.sample_rate,
+        SampleFormat::Int(spec.bits_per_sample),
+    )
+    .unwrap()
 }
 
 fn snr_db(a: &AudioBuffer, b: &AudioBuffer) -> f64 {
@@ -26,7 +35,8 @@ fn snr_db(a: &AudioBuffer, b: &AudioBuffer) -> f64 {
     10.0 * (s / n).log10()
 }
 
-const FILES: [&str; 2] = ["pcm16-16000-mono-26s-librivox.wav", "pcm16-44100-stereo-12s-drascula.wav"];
+const FILES: [&str; 2] =
+    ["pcm16-16000-mono-26s-librivox.wav", "pcm16-44100-stereo-12s-drascula.wav"];
 
 #[test]
 fn embed_then_detect_recovers_id_with_high_snr() {
@@ -59,7 +69,8 @@ fn diag_oracle_ber() {
     let id: ContentId = "00c0ffee12345678".parse().unwrap();
     let coded = emb.codec.encode(id);
     let search = detect::Search::new(0.0, 0.0, 1.0, 1.0, 0.0);
-    let dir = std::env::var("DIAG_DIR").unwrap_or_else(|_| format!("{}/../../testdata/audio", env!("CARGO_MANIFEST_DIR")));
+    let dir = std::env::var("DIAG_DIR")
+        .unwrap_or_else(|_| format!("{}/../../testdata/audio", env!("CARGO_MANIFEST_DIR")));
     let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     names.sort();
     for p in names {
@@ -68,7 +79,13 @@ fn diag_oracle_ber() {
         emb.embed(&mut marked, id).unwrap();
         let c = emb.engine.candidates(&marked, &search, params.strength(), 1);
         let errs = c[0].soft.iter().zip(&coded).filter(|(s, b)| s.signum() != b.signum()).count();
-        eprintln!("{:50} snr {:.1} sync {:.1} ber {:.3}", p.file_name().unwrap().to_string_lossy(), snr_db(&orig, &marked), c[0].sync, errs as f64 / 354.0);
+        eprintln!(
+            "{:50} snr {:.1} sync {:.1} ber {:.3}",
+            p.file_name().unwrap().to_string_lossy(),
+            snr_db(&orig, &marked),
+            c[0].sync,
+            errs as f64 / 354.0
+        );
     }
     panic!("diagnostic");
 }

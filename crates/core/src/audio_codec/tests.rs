@@ -18,7 +18,8 @@ fn wav_decode_encode_round_trip_is_lossless() {
 
 #[test]
 fn flac_round_trip_is_lossless() {
-    let a = decode(&testfile("pcm16-16000-mono-26s-librivox.wav"), &DecodeLimits::default()).unwrap();
+    let a =
+        decode(&testfile("pcm16-16000-mono-26s-librivox.wav"), &DecodeLimits::default()).unwrap();
     let flac = encode_flac(&a).unwrap();
     assert_eq!(sniff(&flac), Some(AudioFormat::Flac));
     assert!(flac.len() < a.samples().len() * 2);
@@ -47,7 +48,10 @@ fn float_and_24_bit_wav_keep_their_format() {
 #[test]
 fn limits_reject_long_audio_and_garbage_is_an_error() {
     let bytes = testfile("pcm16-16000-mono-26s-librivox.wav");
-    assert!(matches!(decode(&bytes, &DecodeLimits::with_max_seconds(10.0)), Err(Error::Limits { .. })));
+    assert!(matches!(
+        decode(&bytes, &DecodeLimits::with_max_seconds(10.0)),
+        Err(Error::Limits { .. })
+    ));
     assert!(decode(b"RIFF\x00\x00\x00\x00WAVEjunkjunk", &DecodeLimits::default()).is_err());
     assert!(decode(&[0u8; 100], &DecodeLimits::default()).is_err());
     let mut truncated = bytes.clone();
@@ -58,6 +62,7 @@ fn limits_reject_long_audio_and_garbage_is_an_error() {
 #[test]
 #[ignore = "diagnostic"]
 fn diag_write_flac() {
-    let a = decode(&testfile("pcm16-16000-mono-26s-librivox.wav"), &DecodeLimits::default()).unwrap();
+    let a =
+        decode(&testfile("pcm16-16000-mono-26s-librivox.wav"), &DecodeLimits::default()).unwrap();
     std::fs::write("/tmp/audio_diag.flac", encode_flac(&a).unwrap()).unwrap();
 }

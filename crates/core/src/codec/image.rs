@@ -88,9 +88,8 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedImage> {
     let format = ImageFormat::sniff(bytes)
         .ok_or_else(|| Error::decode("image", "not a PNG, JPEG or WebP file"))?;
     let reader = || ImageReader::with_format(Cursor::new(bytes), format.to_image_rs());
-    let (w, h) = reader()
-        .into_dimensions()
-        .map_err(|e| Error::decode("image header", e.to_string()))?;
+    let (w, h) =
+        reader().into_dimensions().map_err(|e| Error::decode("image header", e.to_string()))?;
     check_dimensions(w, h)?;
     let mut r = reader();
     let mut limits = ::image::Limits::default();
@@ -106,7 +105,8 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedImage> {
         },
         other => Error::decode("image", other.to_string()),
     })?;
-    let jpeg_quality = (format == ImageFormat::Jpeg).then(|| estimate_jpeg_quality(bytes)).flatten();
+    let jpeg_quality =
+        (format == ImageFormat::Jpeg).then(|| estimate_jpeg_quality(bytes)).flatten();
     Ok(DecodedImage { pixels, format, jpeg_quality })
 }
 
@@ -134,12 +134,17 @@ pub fn check_dimensions(w: u32, h: u32) -> Result<()> {
 /// # Errors
 /// [`Error::Encode`] when the encoder fails or the image does not fit the format (JPEG sides
 /// above 65 535); [`Error::Params`] for a quality outside 1–100.
-pub fn encode(img: &DynamicImage, format: ImageFormat, jpeg_quality: Option<u8>) -> Result<Vec<u8>> {
+pub fn encode(
+    img: &DynamicImage,
+    format: ImageFormat,
+    jpeg_quality: Option<u8>,
+) -> Result<Vec<u8>> {
     let (w, h) = (img.width(), img.height());
     let mut out = Vec::new();
     match format {
         ImageFormat::Png => {
-            let enc = PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive);
+            let enc =
+                PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive);
             enc.write_image(img.as_bytes(), w, h, img.color().into())
                 .map_err(|e| Error::encode("PNG", e.to_string()))?;
         }
@@ -150,7 +155,9 @@ pub fn encode(img: &DynamicImage, format: ImageFormat, jpeg_quality: Option<u8>)
             }
             let (w16, h16) = match (u16::try_from(w), u16::try_from(h)) {
                 (Ok(a), Ok(b)) => (a, b),
-                _ => return Err(Error::encode("JPEG", format!("{w}x{h} exceeds 65535 px per side"))),
+                _ => {
+                    return Err(Error::encode("JPEG", format!("{w}x{h} exceeds 65535 px per side")))
+                }
             };
             let mut enc = jpeg_encoder::Encoder::new(&mut out, q);
             enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
@@ -166,9 +173,15 @@ pub fn encode(img: &DynamicImage, format: ImageFormat, jpeg_quality: Option<u8>)
         ImageFormat::WebP => {
             let enc = WebPEncoder::new_lossless(&mut out);
             let res = match img {
-                DynamicImage::ImageLuma8(b) => enc.write_image(b.as_raw(), w, h, ::image::ExtendedColorType::L8),
-                DynamicImage::ImageLumaA8(b) => enc.write_image(b.as_raw(), w, h, ::image::ExtendedColorType::La8),
-                DynamicImage::ImageRgb8(b) => enc.write_image(b.as_raw(), w, h, ::image::ExtendedColorType::Rgb8),
+                DynamicImage::ImageLuma8(b) => {
+                    enc.write_image(b.as_raw(), w, h, ::image::ExtendedColorType::L8)
+                }
+                DynamicImage::ImageLumaA8(b) => {
+                    enc.write_image(b.as_raw(), w, h, ::image::ExtendedColorType::La8)
+                }
+                DynamicImage::ImageRgb8(b) => {
+                    enc.write_image(b.as_raw(), w, h, ::image::ExtendedColorType::Rgb8)
+                }
                 other if other.color().has_alpha() => {
                     let b = other.to_rgba8();
                     enc.write_image(b.as_raw(), w, h, ::image::ExtendedColorType::Rgba8)
@@ -198,9 +211,9 @@ fn to_rgb8(img: &DynamicImage) -> std::borrow::Cow<'_, ::image::RgbImage> {
 
 /// IJG (libjpeg) standard luminance quantisation table, natural order (ITU-T T.81 Annex K).
 const STD_LUMA: [u16; 64] = [
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22,
-    29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103,
-    121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
+    92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
 ];
 
 /// Estimates a JPEG's IJG quality (1–100) from its first (luminance) quantisation table:
@@ -215,7 +228,11 @@ pub fn estimate_jpeg_quality(bytes: &[u8]) -> Option<u8> {
     #[allow(clippy::cast_precision_loss, reason = "small sums")]
     let scale = 100.0 * sum_q as f64 / sum_std as f64;
     let q = if scale <= 100.0 { (200.0 - scale) / 2.0 } else { 5000.0 / scale };
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped to 1..=100")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "clamped to 1..=100"
+    )]
     let q = q.round().clamp(1.0, 100.0) as u8;
     Some(q)
 }

@@ -28,7 +28,11 @@ pub struct EmbedStats {
 }
 
 /// Adds the tile (chip values `tile`, `N`×`N`, row-major) to `img` in place.
-pub(crate) fn embed_tile(img: &mut DynamicImage, tile: &[f32], strength: f32) -> Result<EmbedStats> {
+pub(crate) fn embed_tile(
+    img: &mut DynamicImage,
+    tile: &[f32],
+    strength: f32,
+) -> Result<EmbedStats> {
     let (w, h) = (img.width(), img.height());
     let cell = cell_size(w, h);
     with_samples!(img, b, layout, {
@@ -40,7 +44,11 @@ pub(crate) fn embed_tile(img: &mut DynamicImage, tile: &[f32], strength: f32) ->
 /// The perceptual mask on a grid of `k`×`k` blocks: 0..1, high in texture, low in flat areas.
 fn mask_grid(luma: &[f32], w: usize, h: usize) -> Vec<f32> {
     let at = |x: isize, y: isize| {
-        #[allow(clippy::cast_sign_loss, clippy::cast_possible_wrap, reason = "clamped into 0..w, 0..h")]
+        #[allow(
+            clippy::cast_sign_loss,
+            clippy::cast_possible_wrap,
+            reason = "clamped into 0..w, 0..h"
+        )]
         let (x, y) = (x.clamp(0, w as isize - 1) as usize, y.clamp(0, h as isize - 1) as usize);
         luma[y * w + x]
     };
@@ -49,7 +57,8 @@ fn mask_grid(luma: &[f32], w: usize, h: usize) -> Vec<f32> {
         for x in 0..w {
             #[allow(clippy::cast_possible_wrap, reason = "image sides fit in isize")]
             let (xi, yi) = (x as isize, y as isize);
-            let lap = at(xi, yi) - 0.25 * (at(xi - 1, yi) + at(xi + 1, yi) + at(xi, yi - 1) + at(xi, yi + 1));
+            let lap = at(xi, yi)
+                - 0.25 * (at(xi - 1, yi) + at(xi + 1, yi) + at(xi, yi - 1) + at(xi, yi + 1));
             act[y * w + x] = lap.abs();
         }
     }
@@ -94,7 +103,11 @@ fn lerp_index(pos: f32, n: usize, wrap: bool) -> (usize, usize, f32) {
     let w = pos - f;
     #[allow(clippy::cast_possible_truncation, reason = "positions are within the image")]
     let i = f as i64;
-    #[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss, reason = "n is small; rem_euclid is non-negative")]
+    #[allow(
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss,
+        reason = "n is small; rem_euclid is non-negative"
+    )]
     if wrap {
         let n = n as i64;
         (i.rem_euclid(n) as usize, (i + 1).rem_euclid(n) as usize, w)
@@ -110,10 +123,20 @@ fn lerp_index(pos: f32, n: usize, wrap: bool) -> (usize, usize, f32) {
     }
 }
 
-fn embed_samples<T: Sample>(buf: &mut [T], layout: Layout, tile: &[f32], cell: f32, strength: f32) -> EmbedStats {
+fn embed_samples<T: Sample>(
+    buf: &mut [T],
+    layout: Layout,
+    tile: &[f32],
+    cell: f32,
+    strength: f32,
+) -> EmbedStats {
     // The mask lives on blocks about half a chip wide: fine enough to follow texture at the
     // scale of the pattern, coarse enough to cost little.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "cell is in 2..~800")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "cell is in 2..~800"
+    )]
     let k = ((cell / 2.0).floor() as usize).max(1);
     let (luma, mw, mh) = block_luma(buf, layout, k);
     let mask = mask_grid(&luma, mw, mh);
@@ -147,7 +170,8 @@ fn embed_samples<T: Sample>(buf: &mut [T], layout: Layout, tile: &[f32], cell: f
         for (i, p) in prow.iter_mut().enumerate() {
             *p = amp * ((1.0 - rw) * tile[r0 * N + i] + rw * tile[r1 * N + i]);
         }
-        let mrow: Vec<f32> = (0..mw).map(|i| (1.0 - qw) * mask[q0 * mw + i] + qw * mask[q1 * mw + i]).collect();
+        let mrow: Vec<f32> =
+            (0..mw).map(|i| (1.0 - qw) * mask[q0 * mw + i] + qw * mask[q1 * mw + i]).collect();
         for (o, &(p0, p1, pw, m0, m1, mwt)) in out.iter_mut().zip(cols.iter()) {
             let p = (1.0 - pw) * prow[p0] + pw * prow[p1];
             let m = (1.0 - mwt) * mrow[m0] + mwt * mrow[m1];

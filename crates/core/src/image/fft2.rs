@@ -93,7 +93,11 @@ pub(crate) fn fast_size(min: usize) -> usize {
 
 /// A normalised 1-D Gaussian kernel of standard deviation `sigma` (radius 3 sigma).
 fn gaussian_kernel(sigma: f32) -> Vec<f32> {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "small positive radius")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "small positive radius"
+    )]
     let r = (3.0 * sigma).ceil().max(1.0) as usize;
     let mut k: Vec<f32> = (0..=2 * r)
         .map(|i| {

@@ -37,7 +37,12 @@ pub(crate) fn residual(luma: &[f32], w: usize, h: usize) -> Vec<f32> {
 }
 
 /// Candidate lattice bases, best first.
-pub(crate) fn lattice_candidates(res: &[f32], w: usize, h: usize, max_bases: usize) -> Vec<[V2; 2]> {
+pub(crate) fn lattice_candidates(
+    res: &[f32],
+    w: usize,
+    h: usize,
+    max_bases: usize,
+) -> Vec<[V2; 2]> {
     let fw = fast_size(w * 3 / 2 + 8);
     let fh = fast_size(h * 3 / 2 + 8);
     let fft = Fft2::new(fw, fh);
@@ -60,7 +65,11 @@ pub(crate) fn lattice_candidates(res: &[f32], w: usize, h: usize, max_bases: usi
     let trend = box_blur(&raw, fw, fh, 9);
     let ac: Vec<f32> = raw.iter().zip(&trend).map(|(a, t)| a - t).collect();
     let at = |dx: i64, dy: i64| -> f32 {
-        #[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss, reason = "fft sizes fit in i64; rem_euclid is non-negative")]
+        #[allow(
+            clippy::cast_possible_wrap,
+            clippy::cast_sign_loss,
+            reason = "fft sizes fit in i64; rem_euclid is non-negative"
+        )]
         let (x, y) = (dx.rem_euclid(fw as i64) as usize, dy.rem_euclid(fh as i64) as usize);
         ac[y * fw + x]
     };
@@ -127,7 +136,10 @@ pub(crate) fn lattice_candidates(res: &[f32], w: usize, h: usize, max_bases: usi
             }
         };
         #[allow(clippy::cast_precision_loss, reason = "small lags")]
-        let v = [dx as f32 + sub(at(dx - 1, dy), at(dx + 1, dy)), dy as f32 + sub(at(dx, dy - 1), at(dx, dy + 1))];
+        let v = [
+            dx as f32 + sub(at(dx - 1, dy), at(dx + 1, dy)),
+            dy as f32 + sub(at(dx, dy - 1), at(dx, dy + 1)),
+        ];
         v
     };
     // Refine a basis by least squares over every lattice point i*a + j*b in range whose
@@ -142,7 +154,8 @@ pub(crate) fn lattice_candidates(res: &[f32], w: usize, h: usize, max_bases: usi
                 }
                 #[allow(clippy::cast_precision_loss, reason = "small multipliers")]
                 let (f1, f2) = (i1 as f32, i2 as f32);
-                let (px, py) = (f1 * basis[0][0] + f2 * basis[1][0], f1 * basis[0][1] + f2 * basis[1][1]);
+                let (px, py) =
+                    (f1 * basis[0][0] + f2 * basis[1][0], f1 * basis[0][1] + f2 * basis[1][1]);
                 #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
                 if px.abs() > 0.8 * w as f32 || py.abs() > 0.8 * h as f32 {
                     continue;
@@ -180,7 +193,8 @@ pub(crate) fn lattice_candidates(res: &[f32], w: usize, h: usize, max_bases: usi
         let (ay, by) = solve(siy, sjy);
         let refined = [[ax, ay], [bx, by]];
         // Keep the refinement only if it stays close (a wrong peak must not drag it away).
-        let moved = norm([ax - basis[0][0], ay - basis[0][1]]).max(norm([bx - basis[1][0], by - basis[1][1]]));
+        let moved = norm([ax - basis[0][0], ay - basis[0][1]])
+            .max(norm([bx - basis[1][0], by - basis[1][1]]));
         if moved < 3.0 {
             refined
         } else {
@@ -204,10 +218,22 @@ pub(crate) fn lattice_candidates(res: &[f32], w: usize, h: usize, max_bases: usi
             // A real tile lattice has peaks at its sums and harmonics too; image structure
             // that happens to peak at two lags does not. Score the mean z over the points.
             let mut zs = Vec::new();
-            for (i1, i2) in [(1i32, 0i32), (0, 1), (1, 1), (1, -1), (2, 0), (0, 2), (2, 1), (1, 2), (2, -1), (1, -2)] {
+            for (i1, i2) in [
+                (1i32, 0i32),
+                (0, 1),
+                (1, 1),
+                (1, -1),
+                (2, 0),
+                (0, 2),
+                (2, 1),
+                (1, 2),
+                (2, -1),
+                (1, -2),
+            ] {
                 #[allow(clippy::cast_precision_loss, reason = "small multipliers")]
                 let (f1, f2) = (i1 as f32, i2 as f32);
-                let (px, py) = (f1 * basis[0][0] + f2 * basis[1][0], f1 * basis[0][1] + f2 * basis[1][1]);
+                let (px, py) =
+                    (f1 * basis[0][0] + f2 * basis[1][0], f1 * basis[0][1] + f2 * basis[1][1]);
                 #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
                 if px.abs() > 0.85 * w as f32 || py.abs() > 0.85 * h as f32 {
                     continue;
@@ -246,7 +272,9 @@ pub(crate) fn lattice_candidates(res: &[f32], w: usize, h: usize, max_bases: usi
                 [-p[0], -p[1]]
             }
         };
-        for cand in [r, refine_basis([r[0], perp(r[0], r[1])]), refine_basis([perp(r[1], r[0]), r[1]])] {
+        for cand in
+            [r, refine_basis([r[0], perp(r[0], r[1])]), refine_basis([perp(r[1], r[0]), r[1]])]
+        {
             if !out.iter().any(|o| {
                 norm([o[0][0] - cand[0][0], o[0][1] - cand[0][1]]) < 0.7
                     && norm([o[1][0] - cand[1][0], o[1][1] - cand[1][1]]) < 0.7

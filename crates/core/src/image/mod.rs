@@ -75,7 +75,11 @@ pub struct ImageParams {
 
 impl Default for ImageParams {
     fn default() -> Self {
-        Self { strength: 1.0, max_false_positive: payload::DEFAULT_MAX_FALSE_POSITIVE, max_attempts: 24 }
+        Self {
+            strength: 1.0,
+            max_false_positive: payload::DEFAULT_MAX_FALSE_POSITIVE,
+            max_attempts: 24,
+        }
     }
 }
 
@@ -153,12 +157,18 @@ impl ImageParamsBuilder {
             ));
         }
         if !(1..=256).contains(&p.max_attempts) {
-            return Err(Error::params("max attempts", format!("{} is outside 1..=256", p.max_attempts)));
+            return Err(Error::params(
+                "max attempts",
+                format!("{} is outside 1..=256", p.max_attempts),
+            ));
         }
         if p.attempts() == 0 {
             return Err(Error::params(
                 "max false positive",
-                format!("{} allows no decoding attempt (the tag has 48 bits)", p.max_false_positive),
+                format!(
+                    "{} allows no decoding attempt (the tag has 48 bits)",
+                    p.max_false_positive
+                ),
             ));
         }
         Ok(p)
@@ -267,7 +277,12 @@ impl ImageDetector {
     /// Prepares the keyed layout, the payload codec and the tile FFT plan.
     #[must_use]
     pub fn new(key: &WatermarkKey, params: ImageParams) -> Self {
-        Self { codec: PayloadCodec::new(key), layout: TileLayout::new(key), params, fft: Fft2::new(M, M) }
+        Self {
+            codec: PayloadCodec::new(key),
+            layout: TileLayout::new(key),
+            params,
+            fft: Fft2::new(M, M),
+        }
     }
 
     /// Looks for a mark made with this detector's key.
@@ -299,7 +314,9 @@ impl ImageDetector {
 
         let mut best: Option<(payload::Decoded, usize, sync::SyncPeak)> = None;
         let mut attempts = 0u32;
-        let mut try_decode = |cands: &[(usize, sync::SyncPeak)], matched: &[Vec<Vec<f32>>], attempts: &mut u32| {
+        let mut try_decode = |cands: &[(usize, sync::SyncPeak)],
+                              matched: &[Vec<Vec<f32>>],
+                              attempts: &mut u32| {
             for &(bi, peak) in cands {
                 if *attempts as usize >= budget {
                     return false;
@@ -327,7 +344,8 @@ impl ImageDetector {
                 bases.push(refined);
                 matched.push(found.matched);
                 let nb = bases.len() - 1;
-                let more: Vec<(usize, sync::SyncPeak)> = found.peaks.iter().map(|p| (nb, *p)).collect();
+                let more: Vec<(usize, sync::SyncPeak)> =
+                    found.peaks.iter().map(|p| (nb, *p)).collect();
                 ok = try_decode(&more, &matched, &mut attempts);
             }
         }
@@ -375,7 +393,15 @@ impl ImageDetector {
 }
 
 impl ImageDetector {
-    fn sync_search(&self, res: &[f32], w: usize, h: usize, basis: &[lattice::V2; 2], keep: usize, ds: &[usize]) -> sync::Folded {
+    fn sync_search(
+        &self,
+        res: &[f32],
+        w: usize,
+        h: usize,
+        basis: &[lattice::V2; 2],
+        keep: usize,
+        ds: &[usize],
+    ) -> sync::Folded {
         #[allow(clippy::cast_precision_loss, reason = "N is small")]
         let cell = (norm(basis[0]) + norm(basis[1])) / (2.0 * N as f32);
         match sync::fold(res, w, h, basis) {
@@ -397,7 +423,15 @@ impl ImageDetector {
     }
 
     /// Coordinate ascent on the four basis components, maximising the sync peak.
-    fn refine_basis(&self, res: &[f32], w: usize, h: usize, start: [lattice::V2; 2], d: usize, z0: f32) -> [lattice::V2; 2] {
+    fn refine_basis(
+        &self,
+        res: &[f32],
+        w: usize,
+        h: usize,
+        start: [lattice::V2; 2],
+        d: usize,
+        z0: f32,
+    ) -> [lattice::V2; 2] {
         let mut basis = start;
         let mut best = z0;
         for step in [0.8f32, 0.4, 0.2] {
@@ -407,7 +441,11 @@ impl ImageDetector {
                     for sign in [-1.0f32, 1.0] {
                         let mut b = basis;
                         b[comp / 2][comp % 2] += sign * step;
-                        let z = self.sync_search(res, w, h, &b, 1, &[d]).peaks.first().map_or(f32::MIN, |p| p.z);
+                        let z = self
+                            .sync_search(res, w, h, &b, 1, &[d])
+                            .peaks
+                            .first()
+                            .map_or(f32::MIN, |p| p.z);
                         if z > best {
                             best = z;
                             basis = b;

@@ -6,7 +6,6 @@
 
 use rayon::prelude::*;
 
-
 /// A sample type the watermark can read and write.
 pub(crate) trait Sample: Copy + Send + Sync {
     /// The sample on a 0..255 scale.
@@ -22,7 +21,11 @@ impl Sample for u8 {
     }
     #[inline]
     fn add_delta(self, delta: f32) -> Self {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped to 0..=255 first")]
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "clamped to 0..=255 first"
+        )]
         let v = (f32::from(self) + delta).round().clamp(0.0, 255.0) as u8;
         v
     }
@@ -35,7 +38,11 @@ impl Sample for u16 {
     }
     #[inline]
     fn add_delta(self, delta: f32) -> Self {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped to 0..=65535 first")]
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "clamped to 0..=65535 first"
+        )]
         let v = (f32::from(self) + delta * 257.0).round().clamp(0.0, 65535.0) as u16;
         v
     }
@@ -68,16 +75,66 @@ macro_rules! with_samples {
         let width = $img.width() as usize;
         let height = $img.height() as usize;
         match $img {
-            ::image::DynamicImage::ImageLuma8(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 1, colour: 1 }; $body }
-            ::image::DynamicImage::ImageLumaA8(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 2, colour: 1 }; $body }
-            ::image::DynamicImage::ImageRgb8(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 3, colour: 3 }; $body }
-            ::image::DynamicImage::ImageRgba8(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 4, colour: 3 }; $body }
-            ::image::DynamicImage::ImageLuma16(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 1, colour: 1 }; $body }
-            ::image::DynamicImage::ImageLumaA16(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 2, colour: 1 }; $body }
-            ::image::DynamicImage::ImageRgb16(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 3, colour: 3 }; $body }
-            ::image::DynamicImage::ImageRgba16(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 4, colour: 3 }; $body }
-            ::image::DynamicImage::ImageRgb32F(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 3, colour: 3 }; $body }
-            ::image::DynamicImage::ImageRgba32F(b) => { let $buf = b; let $layout = $crate::image::pixels::Layout { width, height, channels: 4, colour: 3 }; $body }
+            ::image::DynamicImage::ImageLuma8(b) => {
+                let $buf = b;
+                let $layout =
+                    $crate::image::pixels::Layout { width, height, channels: 1, colour: 1 };
+                $body
+            }
+            ::image::DynamicImage::ImageLumaA8(b) => {
+                let $buf = b;
+                let $layout =
+                    $crate::image::pixels::Layout { width, height, channels: 2, colour: 1 };
+                $body
+            }
+            ::image::DynamicImage::ImageRgb8(b) => {
+                let $buf = b;
+                let $layout =
+                    $crate::image::pixels::Layout { width, height, channels: 3, colour: 3 };
+                $body
+            }
+            ::image::DynamicImage::ImageRgba8(b) => {
+                let $buf = b;
+                let $layout =
+                    $crate::image::pixels::Layout { width, height, channels: 4, colour: 3 };
+                $body
+            }
+            ::image::DynamicImage::ImageLuma16(b) => {
+                let $buf = b;
+                let $layout =
+                    $crate::image::pixels::Layout { width, height, channels: 1, colour: 1 };
+                $body
+            }
+            ::image::DynamicImage::ImageLumaA16(b) => {
+                let $buf = b;
+                let $layout =
+                    $crate::image::pixels::Layout { width, height, channels: 2, colour: 1 };
+                $body
+            }
+            ::image::DynamicImage::ImageRgb16(b) => {
+                let $buf = b;
+                let $layout =
+                    $crate::image::pixels::Layout { width, height, channels: 3, colour: 3 };
+                $body
+            }
+            ::image::DynamicImage::ImageRgba16(b) => {
+                let $buf = b;
+                let $layout =
+                    $crate::image::pixels::Layout { width, height, channels: 4, colour: 3 };
+                $body
+            }
+            ::image::DynamicImage::ImageRgb32F(b) => {
+                let $buf = b;
+                let $layout =
+                    $crate::image::pixels::Layout { width, height, channels: 3, colour: 3 };
+                $body
+            }
+            ::image::DynamicImage::ImageRgba32F(b) => {
+                let $buf = b;
+                let $layout =
+                    $crate::image::pixels::Layout { width, height, channels: 4, colour: 3 };
+                $body
+            }
             _ => Err($crate::Error::params("image", "unsupported pixel layout")),
         }
     }};
@@ -86,7 +143,11 @@ pub(crate) use with_samples;
 
 /// Luma (BT.601 weights, 0..255 scale) averaged over `k`×`k` blocks. The result has
 /// `ceil(width / k)` × `ceil(height / k)` samples; partial edge blocks average what they cover.
-pub(crate) fn block_luma<T: Sample>(buf: &[T], layout: Layout, k: usize) -> (Vec<f32>, usize, usize) {
+pub(crate) fn block_luma<T: Sample>(
+    buf: &[T],
+    layout: Layout,
+    k: usize,
+) -> (Vec<f32>, usize, usize) {
     let Layout { width, height, channels, colour } = layout;
     let ow = width.div_ceil(k);
     let oh = height.div_ceil(k);
@@ -98,7 +159,9 @@ pub(crate) fn block_luma<T: Sample>(buf: &[T], layout: Layout, k: usize) -> (Vec
             let row = &buf[y * width * channels..(y + 1) * width * channels];
             if colour == 3 {
                 for (x, px) in row.chunks_exact(channels).enumerate() {
-                    let l = 0.299 * px[0].to_unit255() + 0.587 * px[1].to_unit255() + 0.114 * px[2].to_unit255();
+                    let l = 0.299 * px[0].to_unit255()
+                        + 0.587 * px[1].to_unit255()
+                        + 0.114 * px[2].to_unit255();
                     orow[x / k] += l;
                 }
             } else {

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use rustfft::num_complex::Complex32;
 
 use super::fft2::Fft2;
-use super::lattice::{V2, DOG_SIGMAS};
+use super::lattice::{DOG_SIGMAS, V2};
 use super::pattern::{TileLayout, CHIPS, N};
 
 /// Sub-bins per chip in the folded tile.
@@ -146,7 +146,14 @@ fn sync_impulses(layout: &TileLayout) -> Vec<Complex32> {
 }
 
 /// Correlates the folded tile with the sync pattern under the symmetries `ds`.
-pub(crate) fn search(fft: &Fft2, folded: &[f32], layout: &TileLayout, cell: f32, keep: usize, ds: &[usize]) -> Folded {
+pub(crate) fn search(
+    fft: &Fft2,
+    folded: &[f32],
+    layout: &TileLayout,
+    cell: f32,
+    keep: usize,
+    ds: &[usize],
+) -> Folded {
     let k = chip_response(fft, cell);
     let mut s = sync_impulses(layout);
     fft.forward(&mut s);

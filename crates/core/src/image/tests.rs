@@ -6,7 +6,9 @@ use crate::{ContentId, Error, WatermarkKey};
 /// A deterministic textured test picture (smooth gradients plus pseudo-random texture).
 fn texture(w: u32, h: u32, seed: u32) -> impl Fn(u32, u32) -> f32 {
     move |x, y| {
-        let mut v = x.wrapping_mul(374_761_393) ^ y.wrapping_mul(668_265_263) ^ seed.wrapping_mul(2_246_822_519);
+        let mut v = x.wrapping_mul(374_761_393)
+            ^ y.wrapping_mul(668_265_263)
+            ^ seed.wrapping_mul(2_246_822_519);
         v = (v ^ (v >> 13)).wrapping_mul(1_274_126_177);
         let noise = (v >> 24) as f32 / 255.0;
         let fx = x as f32 / w as f32;
@@ -75,7 +77,9 @@ fn every_sample_layout_is_marked_and_alpha_is_untouched() {
     let alpha = |x: u32, y: u32| ((x * 3 + y) % 256) as u8;
     let images = [
         DynamicImage::ImageLuma8(ImageBuffer::from_fn(w, h, |x, y| Luma([t(x, y) as u8]))),
-        DynamicImage::ImageLumaA8(ImageBuffer::from_fn(w, h, |x, y| LumaA([t(x, y) as u8, alpha(x, y)]))),
+        DynamicImage::ImageLumaA8(ImageBuffer::from_fn(w, h, |x, y| {
+            LumaA([t(x, y) as u8, alpha(x, y)])
+        })),
         DynamicImage::ImageRgba8(ImageBuffer::from_fn(w, h, |x, y| {
             let v = t(x, y) as u8;
             Rgba([v, v / 2, 255 - v, alpha(x, y)])
@@ -110,7 +114,12 @@ fn default_strength_keeps_psnr_above_40_db() {
     let mut img = original.clone();
     let stats = ImageEmbedder::new(&key(5), ImageParams::default()).embed(&mut img, ID).unwrap();
     let (a, b) = (original.to_rgb8(), img.to_rgb8());
-    let mse: f64 = a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>()
+    let mse: f64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum::<f64>()
         / a.as_raw().len() as f64;
     let psnr = 10.0 * (255.0f64 * 255.0 / mse).log10();
     assert!(psnr >= 40.0, "PSNR {psnr:.2} dB, stats {stats:?}");

@@ -8,10 +8,38 @@ use provmark_core::codec::image::{decode, encode, ImageFormat};
 
 /// Every attack name, in the harness's order (lossy WebP excluded).
 pub const ALL: &[&str] = &[
-    "none", "jpeg90", "jpeg75", "jpeg50", "jpeg30", "resize50", "resize75", "resize200", "resize50_up", "crop90",
-    "crop70", "crop_resize_social", "noise5", "noise10", "blur1", "blur2", "bright+20", "bright-20", "contrast0.7",
-    "contrast1.3", "gamma0.8", "gamma1.25", "rot2", "rot5", "rot2_crop", "rot5_crop", "hflip", "grayscale",
-    "quant64", "overlay10", "screenshot", "chain",
+    "none",
+    "jpeg90",
+    "jpeg75",
+    "jpeg50",
+    "jpeg30",
+    "resize50",
+    "resize75",
+    "resize200",
+    "resize50_up",
+    "crop90",
+    "crop70",
+    "crop_resize_social",
+    "noise5",
+    "noise10",
+    "blur1",
+    "blur2",
+    "bright+20",
+    "bright-20",
+    "contrast0.7",
+    "contrast1.3",
+    "gamma0.8",
+    "gamma1.25",
+    "rot2",
+    "rot5",
+    "rot2_crop",
+    "rot5_crop",
+    "hflip",
+    "grayscale",
+    "quant64",
+    "overlay10",
+    "screenshot",
+    "chain",
 ];
 
 fn jpeg(img: &DynamicImage, q: u8) -> DynamicImage {
@@ -117,7 +145,10 @@ fn overlay(img: &DynamicImage) -> DynamicImage {
     let mut rgb = img.to_rgb8();
     let (w, h) = rgb.dimensions();
     let (bw, bh) = ((f64::from(w) * 0.5).round() as u32, (f64::from(h) * 0.2).round() as u32);
-    let (x0, y0) = (w - bw - (f64::from(w) * 0.02).round() as u32, h - bh - (f64::from(h) * 0.02).round() as u32);
+    let (x0, y0) = (
+        w - bw - (f64::from(w) * 0.02).round() as u32,
+        h - bh - (f64::from(h) * 0.02).round() as u32,
+    );
     for y in y0..y0 + bh {
         for x in x0..x0 + bw {
             let stripe = (x / 6 + y / 9) % 5 == 0;
@@ -143,12 +174,20 @@ pub fn apply(name: &str, img: &DynamicImage) -> DynamicImage {
         "resize50" => resize(img, 0.5),
         "resize75" => resize(img, 0.75),
         "resize200" => resize(img, 2.0),
-        "resize50_up" => resize(img, 0.5).resize_exact(img.width(), img.height(), FilterType::CatmullRom),
+        "resize50_up" => {
+            resize(img, 0.5).resize_exact(img.width(), img.height(), FilterType::CatmullRom)
+        }
         "crop90" => center_crop(img, 0.9),
         "crop70" => center_crop(img, 0.7),
         "crop_resize_social" => {
-            let (w, h) = ((f64::from(img.width()) * 0.8).round() as u32, (f64::from(img.height()) * 0.8).round() as u32);
-            let (x, y) = ((f64::from(img.width()) * 0.05).round() as u32, (f64::from(img.height()) * 0.08).round() as u32);
+            let (w, h) = (
+                (f64::from(img.width()) * 0.8).round() as u32,
+                (f64::from(img.height()) * 0.8).round() as u32,
+            );
+            let (x, y) = (
+                (f64::from(img.width()) * 0.05).round() as u32,
+                (f64::from(img.height()) * 0.08).round() as u32,
+            );
             let c = img.crop_imm(x, y, w, h);
             let f = 1080.0 / f64::from(w.max(h));
             jpeg(&resize(&c, f), 85)
@@ -161,7 +200,8 @@ pub fn apply(name: &str, img: &DynamicImage) -> DynamicImage {
         "bright-20" => map_rgb(img, |v| v * 0.8),
         "contrast0.7" | "contrast1.3" => {
             let g = img.to_luma8();
-            let mean = g.pixels().map(|p| f64::from(p.0[0])).sum::<f64>() / f64::from(g.width() * g.height());
+            let mean = g.pixels().map(|p| f64::from(p.0[0])).sum::<f64>()
+                / f64::from(g.width() * g.height());
             let k = if name == "contrast0.7" { 0.7 } else { 1.3 };
             map_rgb(img, move |v| (mean as f32) + (v - mean as f32) * k)
         }

@@ -41,23 +41,34 @@ fn check(name: &str, attack_names: &[&str]) {
 
 #[test]
 fn chelsea_survives_compression_and_geometry() {
-    check("rgb8-451x300-chelsea.png", &["none", "jpeg50", "crop70", "resize75", "hflip", "rot5_crop"]);
+    check(
+        "rgb8-451x300-chelsea.png",
+        &["none", "jpeg50", "crop70", "resize75", "hflip", "rot5_crop"],
+    );
 }
 
 #[test]
 fn rocket_survives_rescaling_and_photometric_edits() {
-    check("rgb8-640x427-rocket.jpg", &["resize50", "resize200", "chain", "gamma1.25", "blur1", "noise10"]);
+    check(
+        "rgb8-640x427-rocket.jpg",
+        &["resize50", "resize200", "chain", "gamma1.25", "blur1", "noise10"],
+    );
 }
 
 #[test]
 fn gray_camera_survives_screenshot_and_flip() {
-    check("gray8-512x512-camera.png", &["screenshot", "crop_resize_social", "hflip", "contrast0.7"]);
+    check(
+        "gray8-512x512-camera.png",
+        &["screenshot", "crop_resize_social", "hflip", "contrast0.7"],
+    );
 }
 
 #[test]
 fn unmarked_images_and_their_attacked_versions_yield_no_id() {
     let det = ImageDetector::new(&key(), ImageParams::default());
-    for name in ["rgb8-451x300-chelsea.png", "gray8-512x512-camera.png", "rgb8-512x512-astronaut.webp"] {
+    for name in
+        ["rgb8-451x300-chelsea.png", "gray8-512x512-camera.png", "rgb8-512x512-astronaut.webp"]
+    {
         let img = load(&testdata(name));
         for a in ["none", "jpeg50", "crop70", "rot5_crop"] {
             let d = det.detect(&attacks::apply(a, &img)).unwrap();
@@ -72,7 +83,8 @@ fn unmarked_images_and_their_attacked_versions_yield_no_id() {
 #[ignore = "long: the full attack sweep"]
 fn sweep() {
     let dir = std::env::var_os("PROVMARK_SWEEP_DIR").map_or_else(|| testdata(""), PathBuf::from);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     let params = ImageParams::default();
     let (emb, det) = (ImageEmbedder::new(&key(), params), ImageDetector::new(&key(), params));
