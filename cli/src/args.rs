@@ -286,6 +286,10 @@ pub struct StampArgs {
     #[arg(long, value_name = "S")]
     pub strength: Option<f32>,
 
+    /// Files per durable ledger commit.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch: u32,
+
     /// Print one JSON object per file (JSON Lines) on stdout.
     #[arg(long)]
     pub json: bool,

@@ -28,9 +28,6 @@ use crate::args::StampArgs;
 use crate::pipeline::files::{rename_synced, write_synced};
 use crate::pipeline::inputs::{self, Destination, Job};
 
-/// Files stamped between two durable ledger commits.
-const BATCH: usize = 64;
-
 /// What happened to one file.
 enum Outcome {
     Stamped { id: ContentId, kind: Kind, index: u64, output: PathBuf, bytes: u64 },
@@ -63,7 +60,7 @@ pub fn run(args: &StampArgs) -> anyhow::Result<Status> {
     let progress = progress_bar(jobs.len(), args.json);
 
     let (mut stamped, mut skipped, mut failed, mut bytes_out) = (0usize, 0usize, 0usize, 0u64);
-    for chunk in jobs.chunks(BATCH) {
+    for chunk in jobs.chunks(usize::try_from(args.batch).unwrap_or(64)) {
         let outcomes =
             process_batch(chunk, &stamper, &identity, &mut ledger, batch_id, &args.model, &dest)?;
         for (job, outcome) in chunk.iter().zip(outcomes) {
