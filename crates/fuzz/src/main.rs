@@ -127,6 +127,7 @@ fn fuzz(target: &Target, budget: Duration, seed: u64) -> Result<(u64, usize), Pa
     let mut corpus = load(&dir);
     // Every target also starts from the container seeds (they hold XMP and labels).
     if target.name != "container" {
+        // (`reader` has no folder of its own: it shares the container seeds.)
         corpus.extend(load(&root().join("corpus/container")));
     }
     if corpus.is_empty() {

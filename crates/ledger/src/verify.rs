@@ -140,6 +140,15 @@ pub(crate) fn verify(
     // Nothing may follow the last record: no surplus records or hashes.
     let surplus = store.records(size, size.saturating_add(1))?;
     let stored_count = store.stored_hash_count()?;
+    let orphans = store.orphan_rows()?;
+    if orphans > 0 {
+        report.problem = problem(
+            ProblemKind::Index,
+            None,
+            format!("{orphans} fingerprint rows belong to no record"),
+        );
+        return Ok(report);
+    }
     if !surplus.is_empty() || stored_count != merkle::stored_hash_count(size) {
         report.problem = problem(
             ProblemKind::Size,

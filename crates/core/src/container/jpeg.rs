@@ -145,6 +145,10 @@ pub(crate) fn read(b: &[u8], report: &mut MetadataReport) -> Result<()> {
                 }
                 Err(e) => report.problems.push(format!("jpeg EXIF: {e}")),
             },
+            0xE1 if p.starts_with(b"http://ns.adobe.com/xmp/extension/\0") => {
+                // Extended XMP (split over several segments) is not read: it could hold a label.
+                report.problems.push(format!("jpeg APP1 extended XMP at {at} is not read"));
+            }
             0xEB if p.starts_with(b"JP") && contains(p, b"jumb") => {
                 // JUMBF in JPEG XT boxes; continuation segments add to the same store.
                 match &mut c2pa {

@@ -39,11 +39,17 @@ pub fn image_fingerprint(img: &DynamicImage) -> Result<Fingerprint> {
         }
     };
     let (w, h) = (buf.width() as usize, buf.height() as usize);
-    let luma: Vec<f32> = buf
-        .pixels()
-        .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
-        .collect();
-    luma_fingerprint(&luma, w, h)
+    // Box-average straight from the RGB rows: no full-size luminance plane.
+    let mut cells = Cells::new(w, h);
+    for (y, row) in buf.as_raw().chunks_exact(3 * w).enumerate() {
+        cells.add_row(
+            y,
+            row.chunks_exact(3).map(|p| {
+                0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
+            }),
+        );
+    }
+    Ok(finish(&cells.average()))
 }
 
 /// The fingerprint of a row-major luminance plane.
@@ -55,32 +61,69 @@ pub fn luma_fingerprint(luma: &[f32], width: usize, height: usize) -> Result<Fin
     if width == 0 || height == 0 || luma.len() != width.saturating_mul(height) {
         return Err(Error::params("luma plane", "empty, or length is not width × height"));
     }
-    let grid = box_downscale(luma, width, height);
-    let grid = tent_blur(&grid);
+    let mut cells = Cells::new(width, height);
+    for (y, row) in luma.chunks_exact(width).enumerate() {
+        cells.add_row(y, row.iter().copied());
+    }
+    Ok(finish(&cells.average()))
+}
+
+/// Blur, DCT, median threshold.
+fn finish(grid: &[f64]) -> Fingerprint {
+    let grid = tent_blur(grid);
     let coeffs = dct_16x16(&grid);
     let mut sorted = coeffs.to_vec();
     sorted.sort_by(f64::total_cmp);
     let median = (sorted[127] + sorted[128]) / 2.0;
     let bits: Vec<bool> = coeffs.iter().map(|&c| c > median).collect();
-    Ok(pack(&bits))
+    pack(&bits)
 }
 
-/// Area average onto a 64×64 grid (each source pixel goes to the cell containing its centre;
-/// upscaled inputs reach here already at least 64 pixels on each side).
-fn box_downscale(luma: &[f32], w: usize, h: usize) -> Vec<f64> {
-    let mut sum = vec![0.0f64; SIDE * SIDE];
-    let mut count = vec![0u32; SIDE * SIDE];
-    let cols: Vec<usize> = (0..w).map(|x| (x * SIDE / w).min(SIDE - 1)).collect();
-    for y in 0..h {
-        let gy = (y * SIDE / h).min(SIDE - 1);
-        let row = &luma[y * w..(y + 1) * w];
-        for (x, &v) in row.iter().enumerate() {
-            let i = gy * SIDE + cols[x];
-            sum[i] += f64::from(v);
-            count[i] += 1;
+/// Area average onto a 64×64 grid: each source pixel goes to the cell containing its centre
+/// (inputs reach here at least 64 pixels on each side).
+struct Cells {
+    h: usize,
+    cols: Vec<usize>,
+    sum: Vec<f64>,
+    count: Vec<u32>,
+    row_sum: [f64; SIDE],
+    row_count: [u32; SIDE],
+}
+
+impl Cells {
+    fn new(w: usize, h: usize) -> Self {
+        Self {
+            h,
+            cols: (0..w).map(|x| (x * SIDE / w).min(SIDE - 1)).collect(),
+            sum: vec![0.0; SIDE * SIDE],
+            count: vec![0; SIDE * SIDE],
+            row_sum: [0.0; SIDE],
+            row_count: [0; SIDE],
         }
     }
-    sum.iter().zip(&count).map(|(s, &c)| if c > 0 { s / f64::from(c) } else { 0.0 }).collect()
+
+    fn add_row(&mut self, y: usize, row: impl Iterator<Item = f32>) {
+        let gy = (y * SIDE / self.h).min(SIDE - 1);
+        self.row_sum = [0.0; SIDE];
+        self.row_count = [0; SIDE];
+        for (x, v) in row.enumerate() {
+            let c = self.cols[x];
+            self.row_sum[c] += f64::from(v);
+            self.row_count[c] += 1;
+        }
+        for c in 0..SIDE {
+            self.sum[gy * SIDE + c] += self.row_sum[c];
+            self.count[gy * SIDE + c] += self.row_count[c];
+        }
+    }
+
+    fn average(&self) -> Vec<f64> {
+        self.sum
+            .iter()
+            .zip(&self.count)
+            .map(|(s, &c)| if c > 0 { s / f64::from(c) } else { 0.0 })
+            .collect()
+    }
 }
 
 /// A separable [1 2 1]/4 blur with clamped edges.

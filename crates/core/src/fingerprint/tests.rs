@@ -207,7 +207,9 @@ fn audio_attacks(s: &[f32], rate: u32, ch: u16) -> Vec<(&'static str, u32)> {
     let quiet: Vec<f32> = s.iter().map(|v| v * 0.3).collect();
     let resampled = resample_interleaved(s, ch, rate, target);
     let mp3 = mp3_round_trip(s, rate, ch);
+    let trimmed = &s[(rate as usize / 10) * usize::from(ch)..];
     vec![
+        ("trim-0.1s", hamming(&base, &audio_fingerprint(trimmed, rate, ch).unwrap())),
         ("volume-10dB", hamming(&base, &audio_fingerprint(&quiet, rate, ch).unwrap())),
         ("resample", hamming(&base, &audio_fingerprint(&resampled, target, ch).unwrap())),
         ("mp3-128k", hamming(&base, &audio_fingerprint(&mp3, rate, ch).unwrap())),
@@ -221,7 +223,10 @@ fn audio_fingerprint_survives_attacks_and_separates_files() {
         files.iter().map(|(_, s, r, c)| audio_fingerprint(s, *r, *c).unwrap()).collect();
     for (name, s, r, c) in &files {
         for (attack, d) in audio_attacks(s, *r, *c) {
-            assert!(d <= AUDIO_MATCH_RADIUS, "{name} {attack}: {d} bits");
+            // Trimming is reported in the README table, not promised.
+            if attack != "trim-0.1s" {
+                assert!(d <= AUDIO_MATCH_RADIUS, "{name} {attack}: {d} bits");
+            }
         }
     }
     for i in 0..prints.len() {

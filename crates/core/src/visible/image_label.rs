@@ -167,6 +167,8 @@ pub const DEFAULT_MIN_HEIGHT_FRACTION: f32 = 0.06;
 pub const REQUIRED_MIN_HEIGHT_FRACTION: f32 = 0.05;
 /// Default minimum inked height in pixels, so that tiny images still get a readable label.
 pub const DEFAULT_MIN_HEIGHT_PX: u32 = 10;
+/// Largest label raster, in pixels.
+const MAX_RASTER_PIXELS: usize = 64_000_000;
 /// Minimum WCAG 2 contrast ratio between text and the backing in the worst case.
 pub const MIN_CONTRAST: f32 = 4.5;
 
@@ -580,8 +582,15 @@ fn rasterize_at(
     }
     let (gw, gh) = ((maxx - minx).ceil() as usize, (maxy - miny).ceil() as usize);
     let (width, height) = (gw + 2 * pad, gh + 2 * pad);
-    if width.saturating_mul(height) > 400_000_000 {
-        return Err(Error::params("label", "label raster would exceed 400 megapixels"));
+    // Two f32 masks of this size are held: cap them at 64 Mpx (512 MiB) — a picture whose short
+    // side is about 75 000 px.
+    let area = width.saturating_mul(height);
+    if area > MAX_RASTER_PIXELS {
+        return Err(Error::Limits {
+            what: "label raster pixels",
+            actual: area as u64,
+            limit: MAX_RASTER_PIXELS as u64,
+        });
     }
     let mut text = vec![0.0f32; width * height];
     let mut element_ink_height = u32::MAX;

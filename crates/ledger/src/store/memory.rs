@@ -98,6 +98,10 @@ impl LogStore for MemoryStore {
         Ok(self.rows[s..e].to_vec())
     }
 
+    fn orphan_rows(&mut self) -> Result<u64> {
+        Ok(0)
+    }
+
     fn find_content_id(&mut self, content_id: u64) -> Result<Option<u64>> {
         Ok(self.by_id.get(&content_id).copied())
     }

@@ -91,6 +91,13 @@ pub trait LogStore: Send {
     /// [`Error::Storage`] on backend failure.
     fn index_rows(&mut self, start: u64, end: u64) -> Result<Vec<IndexRow>>;
 
+    /// Number of side-table rows (fingerprints) that belong to no record. Index rows of
+    /// records are checked through [`LogStore::index_rows`]; this finds the others.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] on backend failure.
+    fn orphan_rows(&mut self) -> Result<u64>;
+
     /// The index of the record with this content ID.
     ///
     /// # Errors

@@ -254,18 +254,19 @@ impl LogStore for PostgresStore {
                     .transpose()?,
             });
         }
-        let orphans: i64 = self
+        Ok(out)
+    }
+
+    fn orphan_rows(&mut self) -> Result<u64> {
+        let row = self
             .client
             .query_one(
-                "SELECT COUNT(*) FROM fingerprints WHERE idx NOT IN (SELECT idx FROM records)",
+                "SELECT COUNT(*) FROM fingerprints f WHERE NOT EXISTS \
+                 (SELECT 1 FROM records r WHERE r.idx = f.idx)",
                 &[],
             )
-            .map_err(err)?
-            .get(0);
-        if orphans > 0 {
-            return Err(Error::integrity(format!("{orphans} fingerprint rows have no record")));
-        }
-        Ok(out)
+            .map_err(err)?;
+        index_from_sql(BACKEND, row.get(0))
     }
 
     fn find_content_id(&mut self, content_id: u64) -> Result<Option<u64>> {

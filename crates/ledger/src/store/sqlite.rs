@@ -233,19 +233,20 @@ impl LogStore for SqliteStore {
                 fingerprint: fp.map(|f| to_hash(BACKEND, &f)).transpose()?,
             });
         }
-        // Fingerprint rows without a record would escape the join: count them.
-        let orphans: i64 = self
+        Ok(out)
+    }
+
+    fn orphan_rows(&mut self) -> Result<u64> {
+        let n: i64 = self
             .conn
             .query_row(
-                "SELECT COUNT(*) FROM fingerprints WHERE idx NOT IN (SELECT idx FROM records)",
+                "SELECT COUNT(*) FROM fingerprints f WHERE NOT EXISTS \
+                 (SELECT 1 FROM records r WHERE r.idx = f.idx)",
                 [],
                 |r| r.get(0),
             )
             .map_err(err)?;
-        if orphans > 0 {
-            return Err(Error::integrity(format!("{orphans} fingerprint rows have no record")));
-        }
-        Ok(out)
+        index_from_sql(BACKEND, n)
     }
 
     fn find_content_id(&mut self, content_id: u64) -> Result<Option<u64>> {

@@ -253,3 +253,71 @@ fn postgres_concurrent_writers_make_one_consistent_log() {
     let report = l.verify(None).unwrap();
     assert!(report.is_ok(), "{report:?}");
 }
+
+/// The scale target: 1,000,000 records in batches of 10,000 through 4 concurrent writers
+/// on PostgreSQL lose nothing and make one consistent log. Slow (minutes): run with
+/// `cargo test -p provmark-ledger --test it -- --ignored postgres_million --nocapture`.
+#[test]
+#[ignore = "scale test, minutes"]
+fn postgres_million_records_four_writers() {
+    let Some(b) = common::postgres() else { return };
+    let pg = b.pg.as_ref().unwrap();
+    const WRITERS: u64 = 4;
+    const BATCH: u64 = 10_000;
+    const PER_WRITER: u64 = 25;
+    let start = std::time::Instant::now();
+    let handles: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let mut l = pg.open();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                for k in 0..PER_WRITER {
+                    let base = (k * WRITERS + w) * BATCH;
+                    n += l.append_batch(&records(base..base + BATCH)).unwrap().len() as u64;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "postgres, {WRITERS} writers: {total} records in {secs:.1} s = {:.0} records/s",
+        total as f64 / secs
+    );
+    let mut l = pg.open();
+    assert_eq!(l.size().unwrap(), WRITERS * PER_WRITER * BATCH);
+    let t = std::time::Instant::now();
+    let report = l.verify(None).unwrap();
+    eprintln!("verify: {:.1} s", t.elapsed().as_secs_f64());
+    assert!(report.is_ok(), "{report:?}");
+    for n in (0..WRITERS * PER_WRITER * BATCH).step_by(99_991) {
+        assert!(l.store_mut().find_content_id(common::mix(n)).unwrap().is_some());
+    }
+    eprintln!("storage: {:?} bytes", l.store_mut().storage_bytes().unwrap());
+}
+
+/// SQLite at scale, in-process: 1,000,000 records in batches of 10,000, then verify.
+/// Run with `cargo test --release -p provmark-ledger --test it -- --ignored sqlite_million --nocapture`.
+#[test]
+#[ignore = "scale test, about a minute"]
+fn sqlite_million_records() {
+    let mut b = common::sqlite();
+    let start = std::time::Instant::now();
+    for k in 0..100u64 {
+        b.ledger.append_batch(&records(k * 10_000..(k + 1) * 10_000)).unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!("sqlite: 1000000 records in {secs:.1} s = {:.0} records/s", 1e6 / secs);
+    let t = std::time::Instant::now();
+    let report = b.ledger.verify(None).unwrap();
+    eprintln!("verify: {:.1} s", t.elapsed().as_secs_f64());
+    assert!(report.is_ok(), "{report:?}");
+    let stats = b.ledger.stats().unwrap();
+    eprintln!(
+        "storage: {:?} bytes for {} record bytes + {} hash bytes",
+        stats.storage_bytes,
+        stats.record_bytes,
+        stats.stored_hashes * 32
+    );
+}

@@ -29,14 +29,16 @@ pub fn fingerprint_of(n: u64) -> [u8; 32] {
 /// Record number `n`: content ID `mix(n)`, every third without fingerprint, media hash
 /// shared by pairs (n / 2) so content-hash lookups can return two records.
 pub fn record(n: u64) -> Record {
-    let key = signing_key();
+    // Deriving the public key costs a scalar multiplication: do it once.
+    static KEY_ID: std::sync::OnceLock<provmark_core::KeyId> = std::sync::OnceLock::new();
+    static CODE: std::sync::OnceLock<provmark_core::ProducerCode> = std::sync::OnceLock::new();
     let mut sha = [0u8; 32];
     sha[..8].copy_from_slice(&(n / 2).to_be_bytes());
     Record {
         content_id: ContentId::from_u64(mix(n)),
         kind: if n % 2 == 0 { MediaKind::Image } else { MediaKind::Audio },
-        producer_code: "00DEVABCDEFGHIJKLMNOPQ1DEV0".parse().unwrap(),
-        key_id: key.key_id(),
+        producer_code: CODE.get_or_init(|| "00DEVABCDEFGHIJKLMNOPQ1DEV0".parse().unwrap()).clone(),
+        key_id: *KEY_ID.get_or_init(|| signing_key().key_id()),
         model: format!("model-{}", n % 5),
         created_unix: 1_760_000_000 + n,
         media_sha256: sha,

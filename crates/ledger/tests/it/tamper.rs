@@ -173,6 +173,13 @@ fn check_all(l: &mut Ledger, raw: &mut dyn Raw, v: &NoteVerifier, every_record_b
     }
     assert!(l.verify(Some(v)).unwrap().is_ok());
 
+    // A fingerprint row that belongs to no record is caught too.
+    raw.exec("INSERT INTO fingerprints (idx, fp) SELECT 99999, fp FROM fingerprints WHERE idx = 4");
+    let p = l.verify(Some(v)).unwrap().problem.expect("orphan fingerprint row not caught");
+    assert_eq!((p.kind, p.index), (ProblemKind::Index, None), "{}", p.detail);
+    raw.exec("DELETE FROM fingerprints WHERE idx = 99999");
+    assert!(l.verify(Some(v)).unwrap().is_ok());
+
     // Deleting the last record is caught (a checkpoint covers it).
     raw.exec(&format!("DELETE FROM fingerprints WHERE idx = {}", N - 1));
     raw.exec(&format!("DELETE FROM records WHERE idx = {}", N - 1));

@@ -5,14 +5,15 @@
 //!
 //! Usage: `ledger-crash-helper PATH BATCH_SIZE BATCHES`. Every run starts again at batch
 //! 0, so a restarted run re-appends what is already there (which must be deduplicated)
-//! and then goes on.
+//! and then goes on. Records are realistic (random media hash, a fingerprint), so the
+//! helper also serves as the whole-process append timing in the README.
 
 #![allow(clippy::print_stdout, reason = "the helper reports commits on stdout")]
 
 use std::io::Write as _;
 
 use provmark_core::{ContentId, KeyId};
-use provmark_ledger::{LabelFlags, MediaKind, Record};
+use provmark_ledger::{Fingerprint, LabelFlags, MediaKind, Record};
 
 /// Content ID of record `n` (splitmix64, as in the tests).
 fn mix(mut x: u64) -> u64 {
@@ -20,6 +21,15 @@ fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
+}
+
+/// 32 pseudo-random bytes from `n`: a realistic (random) media hash or fingerprint.
+fn spread(n: u64) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (k, c) in out.chunks_mut(8).enumerate() {
+        c.copy_from_slice(&mix(n ^ ((k as u64) << 56)).to_be_bytes());
+    }
+    out
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -42,8 +52,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 key_id,
                 model: "crash-test".into(),
                 created_unix: n,
-                media_sha256: [0x5a; 32],
-                fingerprint: None,
+                media_sha256: spread(n),
+                fingerprint: Some(Fingerprint(spread(!n))),
                 watermark_algorithm: "provmark-ss".into(),
                 watermark_version: 1,
                 visible_label: LabelFlags::NONE,

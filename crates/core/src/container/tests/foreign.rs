@@ -237,3 +237,11 @@ fn an_sm2_security_data_is_reported_unsupported() {
     );
     assert_eq!(v.label.status, LabelStatus::Compliant);
 }
+
+#[test]
+fn extended_xmp_makes_a_clean_result_inconclusive() {
+    let ext = b"http://ns.adobe.com/xmp/extension/\0ABCDEF0123456789ABCDEF0123456789\0\0\0\x10\0\0\0\0<x:xmpmeta/>";
+    let jpeg = jpeg_insert(&testdata(FILES[2]), 0xE1, ext);
+    let verdict = label_status(&read_metadata(&jpeg));
+    assert_eq!(verdict.status, LabelStatus::Inconclusive, "{verdict:?}");
+}

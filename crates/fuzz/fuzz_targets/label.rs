@@ -1,0 +1,6 @@
+//! libFuzzer entry point for the `label` target (coverage-guided; see `run-libfuzzer.sh`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = provmark_fuzz::label_target(data);
+});
