@@ -16,8 +16,8 @@ use super::layout::{Grid, Layout, BLOCK_SYMBOLS, HOPS_PER_SYMBOL, SUBBANDS};
 use super::mask;
 use super::stft::{Plans, Scratch};
 
-/// Segment length in hops (two blocks).
-pub(crate) const SEGMENT_HOPS: usize = 2 * BLOCK_SYMBOLS * HOPS_PER_SYMBOL;
+/// Segment length in hops (one block: a splice costs at most a segment or two).
+pub(crate) const SEGMENT_HOPS: usize = BLOCK_SYMBOLS * HOPS_PER_SYMBOL;
 
 /// The hypotheses searched.
 #[derive(Clone, Debug)]
@@ -326,8 +326,7 @@ pub(crate) fn analyze_segment(
     search: &Search,
     strength: Strength,
     mono: &[f32],
-    first_hop: usize,
-    hops: usize,
+    (first_hop, hops): (usize, usize),
 ) -> Segment {
     let max_scale = search.freq_scales.iter().copied().fold(1.0, f64::max);
     let edges = Grid::edges_hz(max_scale);

@@ -38,12 +38,15 @@ pub(crate) struct Strength {
     pub(crate) cap: f32,
 }
 
-/// Adds the mark to one channel (`signal` holds that channel's samples), in place.
+/// Adds the mark to one channel (`signal` holds that channel's samples), in place. The
+/// modulation depths come from `reference` (the channel mix), so every channel gets the same
+/// relative change and any downmix carries exactly the mark the detector expects.
 pub(crate) fn embed_channel(
     grid: &Grid,
     plans: &Plans,
     signs: &[[f32; SUBBANDS]],
     strength: Strength,
+    reference: Option<&[f32]>,
     signal: &mut [f32],
 ) {
     let hop = grid.hop;
@@ -59,13 +62,27 @@ pub(crate) fn embed_channel(
         let deltas: Vec<Vec<f32>> = (start_frame..end_frame)
             .into_par_iter()
             .map_init(
-                || (Scratch::new(plans), [0.0f32; SUBBANDS], [0.0f32; SUBBANDS]),
-                |(s, energy, depth), t| {
+                || {
+                    (
+                        Scratch::new(plans),
+                        Scratch::new(plans),
+                        [0.0f32; SUBBANDS],
+                        [0.0f32; SUBBANDS],
+                    )
+                },
+                |(s, r, energy, depth), t| {
                     let sign = &signs[(t / HOPS_PER_SYMBOL) % BLOCK_SYMBOLS];
                     s.analyze(plans, source, t * hop);
+                    let spec = match reference {
+                        Some(reference) => {
+                            r.analyze(plans, reference, t * hop);
+                            &r.spec
+                        }
+                        None => &s.spec,
+                    };
                     energy.iter_mut().for_each(|e| *e = 0.0);
                     let mut total = 0.0f32;
-                    for (x, band) in s.spec.iter().zip(&bands) {
+                    for (x, band) in spec.iter().zip(&bands) {
                         let p = x.norm_sqr();
                         total += p;
                         if let Some(k) = band {

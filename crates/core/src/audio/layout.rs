@@ -52,7 +52,7 @@ impl Layout {
     /// Builds the layout for `coded_bits` payload bits: each bit gets the same number of slots,
     /// the rest are sync; positions and chips come from the key.
     pub(crate) fn new(key: &WatermarkKey, coded_bits: usize) -> Self {
-        let per_bit = (BLOCK_SLOTS * 7 / 8) / coded_bits.max(1);
+        let per_bit = (BLOCK_SLOTS * 9 / 10) / coded_bits.max(1);
         let data_slots = per_bit * coded_bits;
         let perm = spread::keyed_permutation(key, "audio/v1/slots", BLOCK_SLOTS);
         let mut roles = vec![Role::Sync; BLOCK_SLOTS];

@@ -14,7 +14,7 @@ pub(crate) fn waterfill(energy: &[f32], budget: f32, cap: f32, depth: &mut [f32]
     let n = energy.len();
     let cap2 = cap * cap;
     let capped_total: f32 = energy.iter().sum::<f32>() * cap2;
-    if !(budget > 0.0) {
+    if budget.is_nan() || budget <= 0.0 {
         depth.iter_mut().for_each(|d| *d = 0.0);
         return;
     }

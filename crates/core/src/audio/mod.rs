@@ -98,9 +98,10 @@ impl Engine {
         let grid = Grid::new(audio.sample_rate());
         let plans = self.plans.get(grid.frame);
         let signs = embed::sign_table(&self.layout, coded);
+        let mix = (audio.channels() > 1).then(|| audio.mono());
         for c in 0..usize::from(audio.channels()) {
             let mut ch = audio.channel(c);
-            embed::embed_channel(&grid, &plans, &signs, strength, &mut ch);
+            embed::embed_channel(&grid, &plans, &signs, strength, mix.as_deref(), &mut ch);
             audio.set_channel(c, &ch);
         }
     }
@@ -123,17 +124,8 @@ impl Engine {
         }
         let segs: Vec<detect::Segment> = detect::segments(total_hops)
             .par_iter()
-            .map(|&(first, hops)| {
-                detect::analyze_segment(
-                    &grid,
-                    &plans,
-                    &self.layout,
-                    search,
-                    strength,
-                    &mono,
-                    first,
-                    hops,
-                )
+            .map(|&seg| {
+                detect::analyze_segment(&grid, &plans, &self.layout, search, strength, &mono, seg)
             })
             .collect();
         let nf = search.freq_scales.len();

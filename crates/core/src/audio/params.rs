@@ -20,7 +20,7 @@ impl Default for AudioParams {
     fn default() -> Self {
         Self {
             snr_db: 30.5,
-            max_depth: 0.25,
+            max_depth: 0.3,
             max_time_scale: 0.035,
             min_freq_scale: 0.965,
             max_freq_scale: 1.075,
@@ -127,7 +127,7 @@ impl AudioParamsBuilder {
                 "must allow at least one decode (≥ 2^-48) and be < 1",
             ));
         }
-        if !(p.max_seconds > 0.0) {
+        if p.max_seconds.is_nan() || p.max_seconds <= 0.0 {
             return Err(Error::params("max_seconds", "must be positive"));
         }
         Ok(p)

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use super::*;
+use crate::payload::CODED_BITS;
 
 fn load(name: &str) -> AudioBuffer {
     load_path(std::path::Path::new(&format!(
@@ -35,29 +36,87 @@ fn snr_db(a: &AudioBuffer, b: &AudioBuffer) -> f64 {
     10.0 * (s / n).log10()
 }
 
-const FILES: [&str; 2] =
-    ["pcm16-16000-mono-26s-librivox.wav", "pcm16-44100-stereo-12s-drascula.wav"];
-
 #[test]
 fn embed_then_detect_recovers_id_with_high_snr() {
     let key = WatermarkKey::from_bytes([7; 32]);
     let params = AudioParams::default();
-    let emb = AudioEmbedder::new(&key, params.clone());
-    let det = AudioDetector::new(&key, params);
     let id: ContentId = "00c0ffee12345678".parse().unwrap();
-    for f in FILES {
-        let orig = load(f);
-        let mut marked = orig.clone();
-        emb.embed(&mut marked, id).unwrap();
-        let snr = snr_db(&orig, &marked);
-        let r = det.detect(&marked).unwrap();
-        let r0 = det.detect(&orig).unwrap();
-        eprintln!("{f}: snr {snr:.1} {r:?} unmarked score {} attempts {}", r0.score, r0.attempts);
-        assert!(snr >= 30.0, "{f}: SNR {snr:.1} dB");
-        assert_eq!(r.id(), Some(id), "{f}");
-        assert!(r.p_value <= 1e-12);
-        assert_eq!(r0.id(), None);
+    let orig = load("pcm16-16000-mono-26s-librivox.wav");
+    let mut marked = orig.clone();
+    AudioEmbedder::new(&key, params.clone()).embed(&mut marked, id).unwrap();
+    let snr = snr_db(&orig, &marked);
+    assert!(snr >= 30.0, "SNR {snr:.1} dB");
+    let det = AudioDetector::new(&key, params);
+    let r = det.detect(&marked).unwrap();
+    assert_eq!(r.id(), Some(id));
+    assert!(r.p_value <= 1e-12 && r.attempts >= 1);
+    assert_eq!(det.detect(&orig).unwrap().id(), None);
+}
+
+#[test]
+fn stereo_music_at_higher_strength_round_trips_and_downmix_keeps_it() {
+    // 12 s of music is short for 112 payload bits at the default strength (see README,
+    // "Audio watermark"); 4 dB more strength carries it.
+    let key = WatermarkKey::from_bytes([9; 32]);
+    let params = AudioParams::builder().snr_db(26.0).build().unwrap();
+    let id = ContentId::from_u64(0xfeed_beef_0000_0001);
+    let orig = load("pcm16-44100-stereo-12s-drascula.wav");
+    let mut marked = orig.clone();
+    AudioEmbedder::new(&key, params.clone()).embed(&mut marked, id).unwrap();
+    assert!(snr_db(&orig, &marked) >= 26.0);
+    let det = AudioDetector::new(&key, params);
+    assert_eq!(det.detect(&marked).unwrap().id(), Some(id));
+    let mono = AudioBuffer::new(marked.mono(), 1, 44_100, SampleFormat::Int(16)).unwrap();
+    assert_eq!(det.detect(&mono).unwrap().id(), Some(id));
+}
+
+#[test]
+fn waterfill_spends_the_budget_and_respects_the_cap() {
+    let energy = [1.0f32, 4.0, 0.01, 100.0, 0.0];
+    let mut depth = [0.0f32; 5];
+    mask::waterfill(&energy, 2.0, 0.3, &mut depth);
+    let spent: f32 = energy.iter().zip(&depth).map(|(e, d)| e * d * d).sum();
+    assert!((spent - 2.0).abs() < 1e-3, "spent {spent}");
+    assert!(depth.iter().all(|&d| (0.0..=0.3 + 1e-6).contains(&d)));
+    assert!(depth[2] >= depth[1] && depth[1] >= depth[3], "weaker bands get deeper modulation");
+    mask::waterfill(&energy, 1e9, 0.3, &mut depth);
+    assert!(depth.iter().all(|&d| (d - 0.3).abs() < 1e-6));
+    mask::waterfill(&energy, 0.0, 0.3, &mut depth);
+    assert!(depth.iter().all(|&d| d == 0.0));
+}
+
+#[test]
+fn layout_gives_every_coded_bit_the_same_number_of_slots() {
+    let l = layout::Layout::new(&WatermarkKey::from_bytes([3; 32]), CODED_BITS);
+    let mut count = vec![0usize; CODED_BITS];
+    for &(_, _, _, c) in &l.data {
+        count[usize::from(c)] += 1;
     }
+    assert!(count.iter().all(|&n| n == count[0] && n >= 10));
+    assert!(l.sync.len() >= layout::BLOCK_SLOTS / 12);
+    let other = layout::Layout::new(&WatermarkKey::from_bytes([4; 32]), CODED_BITS);
+    assert_ne!(l.chips, other.chips);
+}
+
+#[test]
+fn params_builder_rejects_out_of_range_values() {
+    assert!(AudioParams::builder().snr_db(5.0).build().is_err());
+    assert!(AudioParams::builder().max_depth(0.9).build().is_err());
+    assert!(AudioParams::builder().freq_scale_range(1.01, 1.1).build().is_err());
+    assert!(AudioParams::builder().max_false_positive(1e-20).build().is_err());
+    assert!(AudioParams::builder().max_seconds(f64::NAN).build().is_err());
+    assert!(AudioParams::default().attempts() >= 1);
+}
+
+#[test]
+fn limits_reject_overlong_audio() {
+    let key = WatermarkKey::from_bytes([1; 32]);
+    let params = AudioParams::builder().max_seconds(1.0).build().unwrap();
+    let mut a = AudioBuffer::new(vec![0.0; 16_000 * 2], 1, 16_000, SampleFormat::Float).unwrap();
+    assert!(AudioEmbedder::new(&key, params.clone())
+        .embed(&mut a, ContentId::from_u64(1))
+        .is_err());
+    assert!(AudioDetector::new(&key, params).detect(&a).is_err());
 }
 
 #[test]
@@ -77,6 +136,22 @@ fn diag_oracle_ber() {
         let orig = load_path(&p);
         let mut marked = orig.clone();
         emb.embed(&mut marked, id).unwrap();
+        if let Ok(db) = std::env::var("DIAG_NOISE").map(|v| v.parse::<f64>().unwrap()) {
+            let power = marked.samples().iter().map(|&s| f64::from(s).powi(2)).sum::<f64>()
+                / marked.samples().len() as f64;
+            let sigma = (power / 10f64.powf(db / 10.0)).sqrt() as f32;
+            let mut x = 0x9e37_79b9_7f4a_7c15u64;
+            for s in marked.samples_mut() {
+                let mut g = 0.0f32;
+                for _ in 0..12 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    g += (x >> 40) as f32 / (1u64 << 24) as f32;
+                }
+                *s += sigma * (g - 6.0);
+            }
+        }
         let c = emb.engine.candidates(&marked, &search, params.strength(), 1);
         let errs = c[0].soft.iter().zip(&coded).filter(|(s, b)| s.signum() != b.signum()).count();
         eprintln!(

@@ -1,0 +1,272 @@
+//! Robustness of the audio watermark on the committed clips in `testdata/audio`.
+//!
+//! The default run applies fast attacks written here in Rust (level, noise, trims, splices,
+//! downmix, quantisation, echo, resampling-style speed change, lossless codecs). The full sweep
+//! with real encoders (lame, ffmpeg AAC, oggenc, opusenc, sox tempo/speed/pitch/filters) is
+//! `#[ignore]`d: run it with `cargo test -p provmark-core --test audio_robustness -- --ignored
+//! --nocapture` on a machine with those tools (`.ci/run` installs them).
+
+#![allow(clippy::unwrap_used, clippy::print_stderr, reason = "tests report and may panic")]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use provmark_core::audio::{AudioBuffer, AudioDetector, AudioEmbedder, AudioParams, SampleFormat};
+use provmark_core::audio_codec::{self, DecodeLimits};
+use provmark_core::{ContentId, WatermarkKey};
+
+const CLIPS: [&str; 2] =
+    ["pcm16-16000-mono-26s-librivox.wav", "pcm16-44100-stereo-12s-drascula.wav"];
+
+fn clip(name: &str) -> AudioBuffer {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/audio").join(name);
+    audio_codec::decode(&std::fs::read(path).unwrap(), &DecodeLimits::default()).unwrap()
+}
+
+fn key() -> WatermarkKey {
+    WatermarkKey::from_bytes([0x5a; 32])
+}
+
+const ID: ContentId = ContentId::from_u64(0x00c0_ffee_1234_5678);
+
+fn marked(name: &str) -> AudioBuffer {
+    let mut a = clip(name);
+    AudioEmbedder::new(&key(), AudioParams::default()).embed(&mut a, ID).unwrap();
+    a
+}
+
+fn rebuild(a: &AudioBuffer, samples: Vec<f32>, channels: u16) -> AudioBuffer {
+    AudioBuffer::new(samples, channels, a.sample_rate(), a.format()).unwrap()
+}
+
+/// Deterministic white noise (xorshift), scaled to the given SNR against the signal.
+fn add_noise(a: &AudioBuffer, snr_db: f64) -> AudioBuffer {
+    let power =
+        a.samples().iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / a.samples().len() as f64;
+    let sigma = (power / 10f64.powf(snr_db / 10.0)).sqrt() as f32;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut gauss = || {
+        let mut s = 0.0f32;
+        for _ in 0..12 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            s += (x >> 40) as f32 / (1u64 << 24) as f32;
+        }
+        s - 6.0
+    };
+    rebuild(a, a.samples().iter().map(|&s| s + sigma * gauss()).collect(), a.channels())
+}
+
+fn frames_range(a: &AudioBuffer, start_s: f64, len_s: f64) -> AudioBuffer {
+    let ch = usize::from(a.channels());
+    let start = (start_s * f64::from(a.sample_rate())) as usize;
+    let len = ((len_s * f64::from(a.sample_rate())) as usize).min(a.frames() - start);
+    rebuild(a, a.samples()[start * ch..(start + len) * ch].to_vec(), a.channels())
+}
+
+/// Plays the audio `factor` times faster by linear-interpolation resampling (pitch and tempo
+/// both change, like sox `speed`).
+fn speed(a: &AudioBuffer, factor: f64) -> AudioBuffer {
+    let ch = usize::from(a.channels());
+    let n = (a.frames() as f64 / factor) as usize;
+    let s = a.samples();
+    let mut out = Vec::with_capacity(n * ch);
+    for i in 0..n {
+        let x = i as f64 * factor;
+        let j = x.floor() as usize;
+        let f = (x - j as f64) as f32;
+        for c in 0..ch {
+            let a0 = s[j * ch + c];
+            let a1 = s.get((j + 1) * ch + c).copied().unwrap_or(a0);
+            out.push(a0 + (a1 - a0) * f);
+        }
+    }
+    rebuild(a, out, a.channels())
+}
+
+type Attack = (&'static str, fn(&AudioBuffer) -> AudioBuffer);
+
+fn fast_attacks() -> Vec<Attack> {
+    vec![
+        ("none", |a| a.clone()),
+        ("wav_round_trip", |a| {
+            audio_codec::decode(&audio_codec::encode_wav(a).unwrap(), &DecodeLimits::default())
+                .unwrap()
+        }),
+        ("flac_round_trip", |a| {
+            audio_codec::decode(&audio_codec::encode_flac(a).unwrap(), &DecodeLimits::default())
+                .unwrap()
+        }),
+        ("volume_0.5", |a| rebuild(a, a.samples().iter().map(|s| s * 0.5).collect(), a.channels())),
+        ("volume_2_clip", |a| {
+            rebuild(
+                a,
+                a.samples().iter().map(|s| (s * 2.0).clamp(-1.0, 1.0)).collect(),
+                a.channels(),
+            )
+        }),
+        ("dc_offset_0.05", |a| {
+            rebuild(a, a.samples().iter().map(|s| s + 0.05).collect(), a.channels())
+        }),
+        ("quant_8bit", |a| {
+            rebuild(
+                a,
+                a.samples().iter().map(|s| (s * 127.0).round() / 127.0).collect(),
+                a.channels(),
+            )
+        }),
+        ("white_noise_30db", |a| add_noise(a, 30.0)),
+        ("cut_first_1.5s", |a| frames_range(a, 1.5, 1e9)),
+        ("excerpt_10s", |a| frames_range(a, 1.3, 10.0)),
+        ("insert_silence_1s", |a| {
+            let ch = usize::from(a.channels());
+            let mid = a.frames() / 2 * ch;
+            let mut s = a.samples()[..mid].to_vec();
+            s.extend(std::iter::repeat_n(0.0, a.sample_rate() as usize * ch));
+            s.extend_from_slice(&a.samples()[mid..]);
+            rebuild(a, s, a.channels())
+        }),
+        ("echo_100ms", |a| {
+            let ch = usize::from(a.channels());
+            let d = a.sample_rate() as usize / 10 * ch;
+            let s = a.samples();
+            rebuild(
+                a,
+                (0..s.len()).map(|i| s[i] + if i >= d { 0.3 * s[i - d] } else { 0.0 }).collect(),
+                a.channels(),
+            )
+        }),
+        ("mono_downmix", |a| {
+            let ch = usize::from(a.channels());
+            rebuild(
+                a,
+                a.samples().chunks(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect(),
+                1,
+            )
+        }),
+        ("speed_+1%", |a| speed(a, 1.01)),
+        ("speed_-3%", |a| speed(a, 0.97)),
+    ]
+}
+
+#[test]
+fn marked_speech_survives_fast_attacks() {
+    // The 12 s music clip is too short for the default strength (README, "Audio watermark":
+    // short music is the known weak spot), so the strict check runs on the 26 s speech clip;
+    // the music clip is checked at 4 dB more strength below.
+    let detector = AudioDetector::new(&key(), AudioParams::default());
+    let m = marked(CLIPS[0]);
+    let mut failures = Vec::new();
+    for (attack, f) in fast_attacks() {
+        let r = detector.detect(&f(&m)).unwrap();
+        eprintln!("{attack:18} id={:?} score={:.1} p={:.1e}", r.id(), r.score, r.p_value);
+        assert!(r.p_value <= 1e-12);
+        if r.id() != Some(ID) {
+            failures.push(attack);
+        }
+    }
+    assert!(failures.is_empty(), "lost the mark under: {failures:?}");
+}
+
+#[test]
+fn stronger_mark_on_short_stereo_music_survives_codec_level_and_downmix() {
+    let params = AudioParams::builder().snr_db(26.0).build().unwrap();
+    let mut m = clip(CLIPS[1]);
+    AudioEmbedder::new(&key(), params.clone()).embed(&mut m, ID).unwrap();
+    let detector = AudioDetector::new(&key(), params);
+    for (attack, f) in fast_attacks() {
+        if ["none", "flac_round_trip", "volume_0.5", "mono_downmix"].contains(&attack) {
+            assert_eq!(detector.detect(&f(&m)).unwrap().id(), Some(ID), "{attack}");
+        }
+    }
+}
+
+#[test]
+fn unmarked_clips_and_their_attacked_versions_yield_no_id() {
+    let detector = AudioDetector::new(&key(), AudioParams::default());
+    for name in CLIPS {
+        let a = clip(name);
+        for (attack, f) in fast_attacks() {
+            let r = detector.detect(&f(&a)).unwrap();
+            assert_eq!(r.id(), None, "{name}/{attack}: false ID");
+        }
+    }
+}
+
+#[test]
+fn another_key_finds_nothing() {
+    let other = AudioDetector::new(&WatermarkKey::from_bytes([0x11; 32]), AudioParams::default());
+    for name in CLIPS {
+        assert_eq!(other.detect(&marked(name)).unwrap().id(), None);
+    }
+}
+
+#[test]
+fn short_silent_and_odd_inputs_are_results_not_panics() {
+    let detector = AudioDetector::new(&key(), AudioParams::default());
+    let embedder = AudioEmbedder::new(&key(), AudioParams::default());
+    for (frames, rate, ch) in
+        [(0usize, 8_000u32, 1u16), (100, 8_000, 1), (48_000 * 3, 48_000, 6), (8_000 * 12, 8_000, 1)]
+    {
+        let mut a =
+            AudioBuffer::new(vec![0.0; frames * usize::from(ch)], ch, rate, SampleFormat::Float)
+                .unwrap();
+        embedder.embed(&mut a, ID).unwrap();
+        assert!(a.samples().iter().all(|s| *s == 0.0), "silence stays silent");
+        assert_eq!(detector.detect(&a).unwrap().id(), None);
+    }
+}
+
+/// Runs `cmd` through `sh -c` with `{in}` and `{out}` replaced.
+fn external(cmd: &str, input: &std::path::Path, output: &std::path::Path) -> bool {
+    let line = cmd
+        .replace("{in}", &input.display().to_string())
+        .replace("{out}", &output.display().to_string());
+    Command::new("sh").arg("-c").arg(line).status().map(|s| s.success()).unwrap_or(false)
+}
+
+#[test]
+#[ignore = "needs lame, ffmpeg, oggenc, opusenc and sox; slow"]
+fn full_attack_sweep_with_real_encoders() {
+    let attacks: &[(&str, &str)] = &[
+        ("mp3_320", "lame --quiet -b 320 {in} {out}.mp3 && ffmpeg -loglevel error -y -i {out}.mp3 {out}"),
+        ("mp3_128", "lame --quiet -b 128 {in} {out}.mp3 && ffmpeg -loglevel error -y -i {out}.mp3 {out}"),
+        ("mp3_64", "lame --quiet -b 64 {in} {out}.mp3 && ffmpeg -loglevel error -y -i {out}.mp3 {out}"),
+        ("aac_128", "ffmpeg -loglevel error -y -i {in} -c:a aac -b:a 128k {out}.m4a && ffmpeg -loglevel error -y -i {out}.m4a {out}"),
+        ("vorbis_q3", "oggenc -Q -q 3 -o {out}.ogg {in} && ffmpeg -loglevel error -y -i {out}.ogg {out}"),
+        ("opus_32", "opusenc --quiet --bitrate 32 {in} {out}.opus && ffmpeg -loglevel error -y -i {out}.opus {out}"),
+        ("resample_16000", "sox {in} -r 16000 {out}.wav rate -v && sox {out}.wav {out} rate -v $(soxi -r {in})"),
+        ("lowpass_4k", "sox {in} {out} sinc -4000"),
+        ("highpass_300", "sox {in} {out} sinc 300"),
+        ("reverb", "sox {in} {out} reverb 50 50 60"),
+        ("tempo_+1%", "sox {in} {out} tempo 1.01"),
+        ("tempo_-1%", "sox {in} {out} tempo 0.99"),
+        ("tempo_+3%", "sox {in} {out} tempo 1.03"),
+        ("tempo_-3%", "sox {in} {out} tempo 0.97"),
+        ("speed_+3%", "sox {in} {out} speed 1.03 rate -v $(soxi -r {in})"),
+        ("pitch_+1semitone", "sox {in} {out} pitch 100"),
+        ("pink_noise_20db", "sox {in} -p synth pinknoise vol 0.05 | sox -m {in} - {out}"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let detector = AudioDetector::new(&key(), AudioParams::default());
+    let mut lost = Vec::new();
+    for name in CLIPS {
+        let m = marked(name);
+        let src = dir.path().join(format!("marked-{name}"));
+        std::fs::write(&src, audio_codec::encode_wav(&m).unwrap()).unwrap();
+        for (attack, cmd) in attacks {
+            let out = dir.path().join(format!("{attack}-{name}"));
+            assert!(external(cmd, &src, &out), "{attack}: command failed (tools installed?)");
+            let a = audio_codec::decode(&std::fs::read(&out).unwrap(), &DecodeLimits::default())
+                .unwrap();
+            let r = detector.detect(&a).unwrap();
+            eprintln!("{name:45} {attack:18} id={:?} score={:.1}", r.id(), r.score);
+            if r.id() != Some(ID) {
+                lost.push(format!("{name}/{attack}"));
+            }
+        }
+    }
+    eprintln!("lost: {lost:?}");
+    assert!(lost.len() <= attacks.len() * CLIPS.len() / 10, "lost the mark under: {lost:?}");
+}
