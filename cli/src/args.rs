@@ -28,6 +28,12 @@ pub enum Command {
     /// Embed or detect the raw watermark alone (no ledger record, no metadata).
     #[command(subcommand)]
     Watermark(WatermarkCommand),
+    /// Stamp files and folders: watermark, signed GB 45438 label, ledger record.
+    Stamp(StampArgs),
+    /// Check files: one verdict per file from the watermark, the label and the ledger.
+    Verify(VerifyArgs),
+    /// Trace a file to its ledger record, with an inclusion proof and a signed checkpoint.
+    Trace(TraceArgs),
 }
 
 /// `provmark watermark` subcommands.
@@ -144,6 +150,21 @@ pub enum LedgerCommand {
     Stats,
     /// Print the checkpoint verifier key (signed-note `vkey` form).
     VerifierKey,
+    /// Check an evidence bundle written by `provmark trace --evidence`, offline.
+    VerifyEvidence(VerifyEvidenceArgs),
+}
+
+/// Arguments of `provmark ledger verify-evidence`.
+#[derive(Debug, Args)]
+pub struct VerifyEvidenceArgs {
+    /// The log's verifier key (`provmark ledger verifier-key`); without it the bundle's own
+    /// key is used, which proves consistency but not who signed.
+    #[arg(long, value_name = "VKEY")]
+    pub vkey: Option<String>,
+
+    /// The evidence bundle (JSON).
+    #[arg(value_name = "EVIDENCE.json")]
+    pub file: PathBuf,
 }
 
 /// Arguments of `provmark ledger prove`.
@@ -230,4 +251,112 @@ pub struct LabelArgs {
     /// Print what was applied as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `provmark stamp`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("dest").required(true).args(["out", "in_place"])))]
+pub struct StampArgs {
+    /// Provider identity directory; created with a new identity and SQLite ledger on first
+    /// use when it is missing.
+    #[arg(long, value_name = "DIR", default_value = ".provmark")]
+    pub home: PathBuf,
+
+    /// The ledger: `sqlite:PATH` or `postgres://…` (default `sqlite:HOME/ledger.db`).
+    #[arg(long, value_name = "URL")]
+    pub ledger: Option<String>,
+
+    /// Write stamped files under this folder, mirroring each input tree.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Replace each input with its stamped version (atomically).
+    #[arg(long)]
+    pub in_place: bool,
+
+    /// Add the visible identifier: the `AI生成` label on images, the "·− ··" cue on audio.
+    #[arg(long)]
+    pub visible_label: bool,
+
+    /// Name of the generating model, recorded in the manifest and the ledger.
+    #[arg(long, value_name = "NAME", default_value = "unspecified")]
+    pub model: String,
+
+    /// Image watermark strength, a multiplier of the default amplitude (0.1..=4; default 1).
+    #[arg(long, value_name = "S")]
+    pub strength: Option<f32>,
+
+    /// Files per durable ledger commit.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch: u32,
+
+    /// Print one JSON object per file (JSON Lines) on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Files and folders (walked recursively) to stamp.
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Arguments of `provmark verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Provider identity directory whose keys are trusted (default `./.provmark`).
+    #[arg(long, value_name = "DIR", conflicts_with = "keyring")]
+    pub home: Option<PathBuf>,
+
+    /// Keyring of trusted providers (their published detection keys find watermarks).
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+
+    /// A ledger to check records against: `sqlite:PATH` or `postgres://…`.
+    #[arg(long, value_name = "URL")]
+    pub ledger: Option<String>,
+
+    /// Apply the platform (propagator) update of the label with this GB 45438 provider code,
+    /// signed with the `--home` identity; the file is rewritten atomically, media untouched.
+    #[arg(long, value_name = "CODE", requires = "home")]
+    pub propagate: Option<String>,
+
+    /// With `--propagate`: set `Label` to 2 (possibly AI) or 3 (suspected AI).
+    #[arg(long, value_name = "LABEL", requires = "propagate", value_parser = ["2", "3"])]
+    pub propagate_label: Option<String>,
+
+    /// Print one JSON object per file (JSON Lines) on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Files to verify.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Arguments of `provmark trace`.
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Provider identity directory whose keys are trusted (default `./.provmark`).
+    #[arg(long, value_name = "DIR", conflicts_with = "keyring")]
+    pub home: Option<PathBuf>,
+
+    /// Keyring of trusted providers.
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+
+    /// The ledger to search: `sqlite:PATH` or `postgres://…`.
+    #[arg(long, value_name = "URL")]
+    pub ledger: String,
+
+    /// Write an evidence bundle (record, inclusion proof, signed checkpoint, verifier key)
+    /// that `provmark ledger verify-evidence` checks offline.
+    #[arg(long, value_name = "OUT.json")]
+    pub evidence: Option<PathBuf>,
+
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The file to trace.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }

@@ -7,6 +7,7 @@
 
 mod args;
 mod commands;
+mod pipeline;
 
 use std::process::ExitCode;
 

@@ -70,6 +70,16 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<Status> {
         LedgerCommand::Verify => verify(args),
         LedgerCommand::Export(e) => export(args, e),
         LedgerCommand::Stats => stats(args),
+        LedgerCommand::VerifyEvidence(e) => {
+            let text = std::fs::read_to_string(&e.file)
+                .with_context(|| format!("cannot read `{}`", e.file.display()))?;
+            let msg = super::trace::verify_evidence(&text, e.vkey.as_deref())?;
+            #[allow(clippy::print_stdout, reason = "the CLI's output")]
+            {
+                println!("{msg}");
+            }
+            Ok(Status::Success)
+        }
         LedgerCommand::VerifierKey => {
             let vkey = signer(args)?.verifier().to_vkey();
             if args.json {

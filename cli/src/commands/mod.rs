@@ -1,11 +1,14 @@
 //! One module per subcommand; each turns its arguments into library calls.
 
+mod home;
 mod keygen;
-mod ledger;
 mod label;
-#[allow(dead_code, reason = "wired into the media-kind dispatch of `watermark.rs` at integration")]
-mod watermark_audio;
+mod ledger;
+mod stamp;
+mod trace;
+mod verify;
 mod watermark;
+mod watermark_audio;
 
 use crate::args::{Cli, Command, WatermarkCommand};
 
@@ -26,9 +29,12 @@ pub enum Status {
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Keygen(args) => keygen::run(&args),
-        Command::Watermark(WatermarkCommand::Embed(args)) => watermark::embed(&args),
-        Command::Watermark(WatermarkCommand::Detect(args)) => watermark::detect(&args),
+        Command::Stamp(args) => stamp::run(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Trace(args) => trace::run(&args),
         Command::Ledger(args) => ledger::run(&args),
         Command::Label(args) => label::run(&args),
+        Command::Watermark(WatermarkCommand::Embed(args)) => watermark::embed(&args),
+        Command::Watermark(WatermarkCommand::Detect(args)) => watermark::detect(&args),
     }
 }

@@ -38,6 +38,7 @@ pub mod key;
 pub mod manifest;
 pub mod payload;
 pub mod spread;
+pub mod stamp;
 pub mod verdict;
 pub mod visible;
 

@@ -1,0 +1,50 @@
+//! Durable, atomic file writes.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+/// Writes `bytes` to `path` (created or truncated) and syncs it to disk.
+///
+/// # Errors
+/// If the file cannot be created, written or synced (a full disk among them).
+pub fn write_synced(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create `{}`", parent.display()))?;
+    }
+    let mut f =
+        fs::File::create(path).with_context(|| format!("cannot create `{}`", path.display()))?;
+    f.write_all(bytes).with_context(|| format!("cannot write `{}`", path.display()))?;
+    f.sync_all().with_context(|| format!("cannot sync `{}`", path.display()))?;
+    Ok(())
+}
+
+/// Renames `from` onto `to` and syncs the folder, so the rename survives a crash.
+///
+/// # Errors
+/// If the rename fails.
+pub fn rename_synced(from: &Path, to: &Path) -> anyhow::Result<()> {
+    fs::rename(from, to)
+        .with_context(|| format!("cannot rename `{}` to `{}`", from.display(), to.display()))?;
+    if let Some(dir) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
+        // Syncing a directory is best effort: some file systems refuse to open one.
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` atomically: a synced temporary file beside `path`, renamed onto it.
+///
+/// # Errors
+/// As [`write_synced`] and [`rename_synced`].
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!("{}{name}", super::inputs::TEMP_PREFIX));
+    write_synced(&tmp, bytes)?;
+    rename_synced(&tmp, path)
+}

@@ -1,0 +1,292 @@
+//! One file through all in-content layers, in memory: decode → visible identifier (optional)
+//! → watermark → encode → signed metadata.
+//!
+//! The result carries what the ledger record needs (media hash, fingerprint, visible
+//! identifier); writing files and committing the record are the caller's job (the CLI does
+//! both, in that order, so that no stamped file exists without its committed record).
+
+use ed25519_dalek::Signature;
+use image::DynamicImage;
+use signature::Signer;
+
+use crate::audio::{AudioBuffer, AudioEmbedder, AudioParams};
+use crate::audio_codec::{self, AudioFormat, DecodeLimits};
+use crate::codec::image::{self as image_codec, ImageFormat};
+use crate::codec::MediaKind;
+use crate::fingerprint::{self, Fingerprint};
+use crate::image::{ImageEmbedder, ImageParams};
+use crate::manifest::LabelRequest;
+use crate::visible::{self, CueStyle, LabelStyle, VisibleIdentifier};
+use crate::{container, ContentId, Error, ProviderInfo, Result, WatermarkKey};
+
+/// Name and version of the image watermark, as written in manifests and ledger records.
+pub const IMAGE_ALGORITHM: (&str, u16) = ("provmark-image-tile", 1);
+/// Name and version of the audio watermark, as written in manifests and ledger records.
+pub const AUDIO_ALGORITHM: (&str, u16) = ("provmark-audio-stft", 1);
+
+/// Image or audio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A still image.
+    Image,
+    /// An audio recording.
+    Audio,
+}
+
+impl Kind {
+    /// The kind of a file, from its first bytes.
+    #[must_use]
+    pub fn sniff(head: &[u8]) -> Option<Self> {
+        match MediaKind::sniff(head)? {
+            MediaKind::Png | MediaKind::Jpeg | MediaKind::WebP => Some(Self::Image),
+            _ => Some(Self::Audio),
+        }
+    }
+}
+
+/// Which visible identifiers to add.
+#[derive(Clone, Debug, Default)]
+pub struct VisibleOptions {
+    /// The on-image label, for images.
+    pub image: Option<LabelStyle>,
+    /// The audio cue, for audio.
+    pub audio: Option<CueStyle>,
+}
+
+/// What every stamp of a run shares.
+#[derive(Clone, Debug)]
+pub struct StampSettings {
+    /// Image watermark parameters.
+    pub image: ImageParams,
+    /// Audio watermark parameters.
+    pub audio: AudioParams,
+    /// Visible identifiers to add.
+    pub visible: VisibleOptions,
+    /// The generating model's name.
+    pub model: String,
+    /// Where ledger records live (the log origin), written into the provenance manifest.
+    pub ledger_origin: String,
+}
+
+/// A stamped file, in memory.
+#[derive(Clone, Debug)]
+pub struct Stamped {
+    /// The new file bytes (watermarked content plus signed metadata).
+    pub bytes: Vec<u8>,
+    /// Image or audio.
+    pub kind: Kind,
+    /// The file extension of the output format (audio formats we cannot write become FLAC).
+    pub extension: &'static str,
+    /// SHA-256 of the media bytes (metadata carriers excluded): the hard binding.
+    pub media_sha256: [u8; 32],
+    /// Perceptual fingerprint of the stamped content.
+    pub fingerprint: Fingerprint,
+    /// The visible identifier added, if any.
+    pub visible: Option<VisibleIdentifier>,
+}
+
+/// Stamps files with one provider's keys. Build once per run; `Sync`, so one stamper serves
+/// every worker thread.
+pub struct Stamper<S> {
+    image: ImageEmbedder,
+    audio: AudioEmbedder,
+    signer: S,
+    provider: ProviderInfo,
+    settings: StampSettings,
+}
+
+impl<S> std::fmt::Debug for Stamper<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stamper").field("provider", &self.provider.name).finish_non_exhaustive()
+    }
+}
+
+impl<S: Signer<Signature>> Stamper<S> {
+    /// A stamper for the provider's watermark key and signer.
+    #[must_use]
+    pub fn new(
+        key: &WatermarkKey,
+        signer: S,
+        provider: ProviderInfo,
+        settings: StampSettings,
+    ) -> Self {
+        Self {
+            image: ImageEmbedder::new(key, settings.image),
+            audio: AudioEmbedder::new(key, settings.audio.clone()),
+            signer,
+            provider,
+            settings,
+        }
+    }
+
+    /// Stamps one file held in memory with `id`, created at `created` (RFC 3339, UTC).
+    ///
+    /// # Errors
+    /// Any decode, limit, embed, encode or metadata error of the layers; the input is not
+    /// touched.
+    pub fn stamp(&self, input: &[u8], id: ContentId, created: &str) -> Result<Stamped> {
+        let kind = Kind::sniff(input).ok_or_else(|| {
+            Error::decode("media", "not a PNG, JPEG, WebP, WAV, FLAC, MP3, Ogg or M4A file")
+        })?;
+        let (content, kind, extension, fingerprint, visible, alg) = match kind {
+            Kind::Image => {
+                let (bytes, ext, fp, vis) = self.stamp_image(input, id)?;
+                (bytes, kind, ext, fp, vis, IMAGE_ALGORITHM)
+            }
+            Kind::Audio => {
+                let (bytes, ext, fp, vis) = self.stamp_audio(input, id)?;
+                (bytes, kind, ext, fp, vis, AUDIO_ALGORITHM)
+            }
+        };
+        let request = LabelRequest::new(id, created)
+            .with_model(self.settings.model.clone())
+            .with_watermark(alg.0, alg.1.to_string())
+            .with_ledger_origin(self.settings.ledger_origin.clone());
+        let bytes = container::write_label(&content, &request, &self.signer, &self.provider)?;
+        let media_sha256 = container::media_hash(&bytes)?;
+        Ok(Stamped { bytes, kind, extension, media_sha256, fingerprint, visible })
+    }
+
+    fn stamp_image(
+        &self,
+        input: &[u8],
+        id: ContentId,
+    ) -> Result<(Vec<u8>, &'static str, Fingerprint, Option<VisibleIdentifier>)> {
+        let decoded = image_codec::decode(input)?;
+        let mut pixels: DynamicImage = decoded.pixels;
+        let visible = match &self.settings.visible.image {
+            Some(style) => {
+                Some(VisibleIdentifier::ImageLabel(visible::apply_image_label(&mut pixels, style)?))
+            }
+            None => None,
+        };
+        self.image.embed(&mut pixels, id)?;
+        let fp = fingerprint::image_fingerprint(&pixels)?;
+        let bytes = image_codec::encode(&pixels, decoded.format, decoded.jpeg_quality)?;
+        let ext = match decoded.format {
+            ImageFormat::Png => "png",
+            ImageFormat::Jpeg => "jpg",
+            ImageFormat::WebP => "webp",
+        };
+        Ok((bytes, ext, fp, visible))
+    }
+
+    fn stamp_audio(
+        &self,
+        input: &[u8],
+        id: ContentId,
+    ) -> Result<(Vec<u8>, &'static str, Fingerprint, Option<VisibleIdentifier>)> {
+        let format = audio_codec::sniff(input)
+            .ok_or_else(|| Error::decode("audio", "unknown audio container"))?;
+        let mut audio = audio_codec::decode(input, &DecodeLimits::default())?;
+        let visible = match &self.settings.visible.audio {
+            Some(style) => {
+                let (rate, channels, fmt) = (audio.sample_rate(), audio.channels(), audio.format());
+                let mut samples = audio.into_samples();
+                let placement = visible::apply_audio_cue(&mut samples, rate, channels, style)?;
+                audio = AudioBuffer::new(samples, channels, rate, fmt)?;
+                Some(VisibleIdentifier::AudioCue(placement))
+            }
+            None => None,
+        };
+        self.audio.embed(&mut audio, id)?;
+        let fp =
+            fingerprint::audio_fingerprint(audio.samples(), audio.sample_rate(), audio.channels())?;
+        // WAV and FLAC are written as they came; lossy inputs become lossless FLAC, since
+        // re-encoding them lossily would cost the mark and the listener a generation.
+        let out_format = match format {
+            AudioFormat::Wav => AudioFormat::Wav,
+            _ => AudioFormat::Flac,
+        };
+        let bytes = audio_codec::encode(&audio, out_format)?;
+        Ok((bytes, out_format.extension(), fp, visible))
+    }
+}
+
+/// A watermark found by [`Detectors::detect`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Finding {
+    /// The verified content ID, if any.
+    pub id: Option<ContentId>,
+    /// Index of the key (in the order given to [`Detectors::new`]) that found it.
+    pub key_index: Option<usize>,
+    /// Detection score of the best attempt (image: codeword correlation; audio: sync z-score).
+    pub score: f32,
+    /// Bound on the probability that unmarked content yields an ID, counting every decoding
+    /// attempt under every key.
+    pub p_value: f64,
+    /// Image or audio.
+    pub kind: Kind,
+}
+
+/// Image and audio detectors for a list of watermark keys, built once and shared by all
+/// worker threads.
+#[derive(Clone, Debug)]
+pub struct Detectors {
+    image: Vec<crate::image::ImageDetector>,
+    audio: Vec<crate::audio::AudioDetector>,
+}
+
+impl Detectors {
+    /// Detectors for `keys` with the default parameters.
+    #[must_use]
+    pub fn new(keys: &[WatermarkKey]) -> Self {
+        Self {
+            image: keys
+                .iter()
+                .map(|k| crate::image::ImageDetector::new(k, ImageParams::default()))
+                .collect(),
+            audio: keys
+                .iter()
+                .map(|k| crate::audio::AudioDetector::new(k, AudioParams::default()))
+                .collect(),
+        }
+    }
+
+    /// Decodes a file held in memory and looks for a mark under each key, stopping at the
+    /// first verified one.
+    ///
+    /// # Errors
+    /// An unknown format, or the decode and limit errors of the codecs.
+    pub fn detect(&self, bytes: &[u8]) -> Result<Finding> {
+        let kind = Kind::sniff(bytes).ok_or_else(|| {
+            Error::decode("media", "not a PNG, JPEG, WebP, WAV, FLAC, MP3, Ogg or M4A file")
+        })?;
+        let mut finding = Finding { id: None, key_index: None, score: 0.0, p_value: 0.0, kind };
+        let mut attempts = 0u64;
+        match kind {
+            Kind::Image => {
+                let img = image_codec::decode(bytes)?.pixels;
+                for (i, d) in self.image.iter().enumerate() {
+                    let r = d.detect(&img)?;
+                    attempts += u64::from(r.attempts);
+                    if r.id.is_some() || i == 0 {
+                        finding.score = r.score;
+                    }
+                    if r.id.is_some() {
+                        finding.id = r.id;
+                        finding.key_index = Some(i);
+                        break;
+                    }
+                }
+            }
+            Kind::Audio => {
+                let audio = audio_codec::decode(bytes, &DecodeLimits::default())?;
+                for (i, d) in self.audio.iter().enumerate() {
+                    let r = d.detect(&audio)?;
+                    attempts += u64::from(r.attempts);
+                    if r.id().is_some() || i == 0 {
+                        finding.score = r.score;
+                    }
+                    if let Some(id) = r.id() {
+                        finding.id = Some(id);
+                        finding.key_index = Some(i);
+                        break;
+                    }
+                }
+            }
+        }
+        finding.p_value = crate::payload::false_positive_probability(attempts);
+        Ok(finding)
+    }
+}
