@@ -190,7 +190,8 @@ fn detect_file(path: &Path, keys: &[DetectKey]) -> Report {
         Ok(())
     })();
     // Every attempt under every key counts towards the false-positive bound.
-    report.p_value = report.audio_p_value.unwrap_or_else(|| false_positive_probability(report.attempts));
+    report.p_value =
+        report.audio_p_value.unwrap_or_else(|| false_positive_probability(report.attempts));
     if let Err(e) = result {
         report.error = Some(format!("{e:#}"));
     }
