@@ -28,7 +28,7 @@ fn load(path: &Path) -> image::DynamicImage {
 fn check(name: &str, attack_names: &[&str]) {
     let params = ImageParams::default();
     let (emb, det) = (ImageEmbedder::new(&key(), params), ImageDetector::new(&key(), params));
-    let id = ContentId::from_u64(0x5eed_0000_0000_0000 ^ name.len() as u64 * 0x9e37_79b9);
+    let id = ContentId::from_u64(0x5eed_0000_0000_0000 ^ (name.len() as u64 * 0x9e37_79b9));
     let mut img = load(&testdata(name));
     emb.embed(&mut img, id).unwrap();
     for a in attack_names {
