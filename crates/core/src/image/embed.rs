@@ -36,7 +36,10 @@ pub(crate) fn embed_tile(
     let (w, h) = (img.width(), img.height());
     let cell = cell_size(w, h);
     with_samples!(img, b, layout, {
-        #[allow(clippy::explicit_auto_deref, reason = "the macro binds a different buffer type per arm")]
+        #[allow(
+            clippy::explicit_auto_deref,
+            reason = "the macro binds a different buffer type per arm"
+        )]
         let buf: &mut [_] = &mut **b;
         Ok(embed_samples(buf, layout, tile, cell, strength))
     })

@@ -295,7 +295,10 @@ impl ImageDetector {
         let short = img.width().min(img.height()) as usize;
         let k = ((short + lattice::WORKING_SHORT_SIDE / 2) / lattice::WORKING_SHORT_SIDE).max(1);
         let (luma, w, h) = pixels::with_samples!(img, b, layout, {
-            #[allow(clippy::explicit_auto_deref, reason = "the macro binds a different buffer type per arm")]
+            #[allow(
+                clippy::explicit_auto_deref,
+                reason = "the macro binds a different buffer type per arm"
+            )]
             let buf: &[_] = &**b;
             Ok(pixels::block_luma(buf, layout, k))
         })?;
