@@ -306,3 +306,42 @@ fn kill_9_during_a_batch_then_rerun_loses_and_duplicates_nothing() {
     let (code, reports) = verify(&home, &refs);
     assert_eq!(code, 0, "{reports:?}");
 }
+
+#[test]
+fn visible_label_is_applied_before_the_watermark_which_still_decodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, out) = (tmp.path().join("home"), tmp.path().join("out"));
+    let input = testdata("images/rgb8-640x427-rocket.jpg");
+    provmark()
+        .arg("stamp")
+        .arg("--home")
+        .arg(&home)
+        .arg("--out")
+        .arg(&out)
+        .arg("--visible-label")
+        .arg(&input)
+        .assert()
+        .success();
+    let stamped = out.join("rgb8-640x427-rocket.jpg");
+    let (code, reports) = verify(&home, &[&stamped]);
+    assert_eq!((code, reports[0]["verdict"].as_str()), (0, Some("authentic")), "{reports:?}");
+    // The label changed the bottom-right corner, not the top-left one.
+    let (a, b) =
+        (image::open(&input).unwrap().to_luma8(), image::open(&stamped).unwrap().to_luma8());
+    let diff = |x0: u32, y0: u32| -> f64 {
+        let mut d = 0.0;
+        for y in y0..y0 + 20 {
+            for x in x0..x0 + 60 {
+                d += (f64::from(a.get_pixel(x, y)[0]) - f64::from(b.get_pixel(x, y)[0])).abs();
+            }
+        }
+        d / 1200.0
+    };
+    let (w, h) = a.dimensions();
+    assert!(diff(w - 70, h - 30) > 20.0 * diff(0, 0).max(0.5), "no label in the corner");
+    // The ledger record says a visible label was applied.
+    let url = format!("sqlite:{}", home.join("ledger.db").display());
+    let mut ledger = provmark_ledger::open(&url).unwrap();
+    let (record, _) = ledger.record(0).unwrap().unwrap();
+    assert!(record.visible_label.contains(provmark_ledger::LabelFlags::IMAGE_TEXT));
+}

@@ -28,6 +28,9 @@ use crate::args::StampArgs;
 use crate::pipeline::files::{rename_synced, write_synced};
 use crate::pipeline::inputs::{self, Destination, Job};
 
+/// A file stamped into its temporary path: its ID, the stamp, and its final path.
+type TempStamp = (ContentId, Stamped, PathBuf);
+
 /// What happened to one file.
 enum Outcome {
     Stamped { id: ContentId, kind: Kind, index: u64, output: PathBuf, bytes: u64 },
@@ -143,7 +146,7 @@ fn process_batch(
     }
     let (created, created_unix) = now();
     let todo: Vec<usize> = (0..chunk.len()).filter(|&i| outcomes[i].is_none()).collect();
-    let results: Vec<(usize, anyhow::Result<(ContentId, Stamped, PathBuf)>)> =
+    let results: Vec<(usize, anyhow::Result<TempStamp>)> =
         todo.par_iter().map(|&i| (i, stamp_to_temp(&chunk[i], stamper, &created))).collect();
 
     let mut records = Vec::new();
@@ -245,7 +248,7 @@ fn stamp_to_temp(
     job: &Job,
     stamper: &Stamper<SigningKey>,
     created: &str,
-) -> anyhow::Result<(ContentId, Stamped, PathBuf)> {
+) -> anyhow::Result<TempStamp> {
     let input =
         fs::read(&job.input).with_context(|| format!("cannot read `{}`", job.input.display()))?;
     let id = ContentId::random()?;

@@ -130,7 +130,7 @@ mod tests {
             fs::write(root.join(f), b"").unwrap();
         }
         let out = tmp.path().join("out");
-        let jobs = collect(&[root.clone()], &Destination::Folder(out.clone())).unwrap();
+        let jobs = collect(std::slice::from_ref(&root), &Destination::Folder(out.clone())).unwrap();
         let pairs: Vec<_> = jobs
             .iter()
             .map(|j| {
@@ -165,7 +165,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let f = tmp.path().join("notes.txt");
         fs::write(&f, b"").unwrap();
-        let jobs = collect(&[f.clone()], &Destination::InPlace).unwrap();
+        let jobs = collect(std::slice::from_ref(&f), &Destination::InPlace).unwrap();
         assert_eq!(jobs, vec![Job { input: f.clone(), output: f }]);
         assert!(collect(&[tmp.path().join("missing.png")], &Destination::InPlace).is_err());
     }
