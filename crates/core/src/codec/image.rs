@@ -110,23 +110,7 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedImage> {
     Ok(DecodedImage { pixels, format, jpeg_quality })
 }
 
-/// Checks an image size against [`MIN_SIDE`] and [`MAX_PIXELS`].
-///
-/// # Errors
-/// [`Error::Limits`] above the pixel limit, [`Error::Params`] below the side minimum.
-pub fn check_dimensions(w: u32, h: u32) -> Result<()> {
-    let pixels = u64::from(w) * u64::from(h);
-    if pixels > MAX_PIXELS {
-        return Err(Error::Limits { what: "image pixels", actual: pixels, limit: MAX_PIXELS });
-    }
-    if w.min(h) < MIN_SIDE {
-        return Err(Error::params(
-            "image",
-            format!("{w}x{h} is too small: the short side must be at least {MIN_SIDE} px"),
-        ));
-    }
-    Ok(())
-}
+pub use crate::image::check_dimensions;
 
 /// Encodes an image. `jpeg_quality` (1–100, default 90) applies to JPEG only. PNG keeps the
 /// bit depth and alpha; JPEG drops alpha and writes 8-bit 4:2:0; WebP is lossless 8-bit.

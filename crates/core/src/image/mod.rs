@@ -179,7 +179,15 @@ impl ImageParamsBuilder {
 
 /// Checks the supported size range.
 fn check_size(img: &DynamicImage) -> Result<()> {
-    let (w, h) = (img.width(), img.height());
+    check_dimensions(img.width(), img.height())
+}
+
+/// Checks an image size against [`MIN_SIDE`] and [`MAX_PIXELS`] (before decoding, from the
+/// header, and before marking).
+///
+/// # Errors
+/// [`Error::Limits`] above the pixel limit, [`Error::Params`] below the side minimum.
+pub fn check_dimensions(w: u32, h: u32) -> Result<()> {
     let pixels = u64::from(w) * u64::from(h);
     if pixels > MAX_PIXELS {
         return Err(Error::Limits { what: "image pixels", actual: pixels, limit: MAX_PIXELS });
