@@ -22,7 +22,7 @@ use crate::{container, ContentId, Error, ProviderInfo, Result, WatermarkKey};
 /// Name and version of the image watermark, as written in manifests and ledger records.
 pub const IMAGE_ALGORITHM: (&str, u16) = ("provmark-image-tile", 1);
 /// Name and version of the audio watermark, as written in manifests and ledger records.
-pub const AUDIO_ALGORITHM: (&str, u16) = ("provmark-audio-stft", 1);
+pub const AUDIO_ALGORITHM: (&str, u16) = ("provmark-audio-stft", 2);
 
 /// Image or audio.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

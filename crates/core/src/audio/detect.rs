@@ -16,8 +16,9 @@ use super::layout::{Grid, Layout, BLOCK_SYMBOLS, HOPS_PER_SYMBOL, SUBBANDS};
 use super::mask;
 use super::stft::{Plans, Scratch};
 
-/// Segment length in hops (one block: a splice costs at most a segment or two).
-pub(crate) const SEGMENT_HOPS: usize = BLOCK_SYMBOLS * HOPS_PER_SYMBOL;
+/// Segment length in hops (≈ 8.4 s, several blocks: long enough for a confident sync per
+/// segment, short enough that a splice costs at most a segment or two).
+pub(crate) const SEGMENT_HOPS: usize = 360;
 
 /// The hypotheses searched.
 #[derive(Clone, Debug)]
@@ -72,7 +73,7 @@ pub(crate) struct Spectra {
     hops: usize,
     stride: usize,
     prefix: Vec<f32>,
-    total: Vec<f32>,
+    pub(crate) total: Vec<f32>,
 }
 
 impl Spectra {
@@ -119,6 +120,22 @@ impl Spectra {
     }
 }
 
+/// Whitened sub-band features of a segment for one frequency scale, with what the embedder
+/// needs to predict the mark's response in them.
+pub(crate) struct Features {
+    /// `d[hop * SUBBANDS + k]`: normalised, clipped feature weighted by `depth / cap`.
+    pub(crate) d: Vec<f32>,
+    /// Modulation depth the embedder uses (or would have used) per hop and sub-band.
+    pub(crate) depth: Vec<f32>,
+    /// Sub-band energy per hop and sub-band.
+    pub(crate) energy: Vec<f32>,
+    /// Per sub-band standard deviation of the whitened log energy (before normalising).
+    pub(crate) sd: [f32; SUBBANDS],
+}
+
+/// Reach of the moving average subtracted along time, in hops (≈ ±0.4 s).
+pub(crate) const REACH: usize = 16;
+
 /// Whitened sub-band features `d[hop][k]` of a segment for one frequency scale, each weighted
 /// by the modulation depth the embedder would have used there (estimated from the received
 /// spectrum with the same water-filling), so strongly marked cells count more.
@@ -128,17 +145,37 @@ pub(crate) fn features(
     freq_scale: f64,
     strength: Strength,
 ) -> Vec<f32> {
+    features_full(spectra, grid, freq_scale, strength).d
+}
+
+/// [`features`] with the depths, energies and normalisation used.
+pub(crate) fn features_full(
+    spectra: &Spectra,
+    grid: &Grid,
+    freq_scale: f64,
+    strength: Strength,
+) -> Features {
+    let energy = band_energies(spectra, grid, freq_scale);
+    features_from_energy(energy, &spectra.total, strength)
+}
+
+/// Sub-band energies `[hop * SUBBANDS + k]` of a segment at one frequency scale.
+pub(crate) fn band_energies(spectra: &Spectra, grid: &Grid, freq_scale: f64) -> Vec<f32> {
     let edges: Vec<f64> = Grid::edges_hz(freq_scale).iter().map(|f| f / grid.bin_hz).collect();
     let hops = spectra.hops;
     let mut energy = vec![0.0f32; hops * SUBBANDS];
-    let mut total = 0.0f64;
     for t in 0..hops {
         for k in 0..SUBBANDS {
-            let e = spectra.band(t, edges[k], edges[k + 1]);
-            energy[t * SUBBANDS + k] = e;
-            total += f64::from(e);
+            energy[t * SUBBANDS + k] = spectra.band(t, edges[k], edges[k + 1]);
         }
     }
+    energy
+}
+
+/// The features of sub-band energies `energy` (`totals`: each hop's total power).
+pub(crate) fn features_from_energy(energy: Vec<f32>, totals: &[f32], strength: Strength) -> Features {
+    let hops = totals.len();
+    let total: f64 = energy.iter().map(|&e| f64::from(e)).sum();
     let floor = (total / (hops * SUBBANDS).max(1) as f64 * 1e-6) as f32 + 1e-20;
     let log: Vec<f32> = energy.iter().map(|e| (e + floor).ln()).collect();
     // Host cancellation, step 1: each sub-band minus the mean of its two frequency neighbours
@@ -159,9 +196,8 @@ pub(crate) fn features(
             d[t * SUBBANDS + k] = row[k] - s / n.max(1.0);
         }
     }
-    // Step 2: minus its moving average over ±16 hops (≈ ±0.4 s; removes sustained tones and
-    // slow level changes; chips change every symbol, so the mark survives).
-    const REACH: usize = 16;
+    // Step 2: minus its moving average over ±REACH hops (≈ ±0.4 s; removes sustained tones
+    // and slow level changes; chips change every symbol, so the mark survives).
     let src = d.clone();
     let mut prefix = vec![0.0f32; hops + 1];
     for k in 0..SUBBANDS {
@@ -180,12 +216,13 @@ pub(crate) fn features(
         let row = t * SUBBANDS..(t + 1) * SUBBANDS;
         mask::waterfill(
             &energy[row.clone()],
-            strength.budget * spectra.total[t],
+            strength.budget * totals[t],
             strength.cap,
             &mut depth[row],
         );
     }
-    for k in 0..SUBBANDS {
+    let mut sds = [1.0f32; SUBBANDS];
+    for (k, sd_out) in sds.iter_mut().enumerate() {
         let (mut s, mut s2) = (0.0f64, 0.0f64);
         for t in 0..hops {
             let v = f64::from(d[t * SUBBANDS + k]);
@@ -195,13 +232,14 @@ pub(crate) fn features(
         let n = hops.max(1) as f64;
         let mean = s / n;
         let sd = ((s2 / n - mean * mean).max(1e-12)).sqrt();
+        *sd_out = sd as f32;
         for t in 0..hops {
             let v = &mut d[t * SUBBANDS + k];
             *v = (((f64::from(*v) - mean) / sd) as f32).clamp(-2.5, 2.5) * depth[t * SUBBANDS + k]
                 / strength.cap;
         }
     }
-    d
+    Features { d, depth, energy, sd: sds }
 }
 
 /// The folded block of one hypothesis and phase: per block symbol and sub-band, the sum of
@@ -384,7 +422,10 @@ impl Segment {
         let fit = self.fits[fi][ti];
         let mut folded = vec![0.0f32; BLOCK_SYMBOLS * SUBBANDS];
         fold(&self.features[fi], self.hops, search.time_scales[ti], fit.phase, &mut folded);
-        let weights = band_weights(layout, &folded, fit.offset);
+        let mut weights = band_weights(layout, &folded, fit.offset);
+        if std::env::var("PM_NOBW").is_ok() {
+            weights.iter_mut().for_each(|w| *w = 1.0);
+        }
         for &(b, k, chip, c) in &layout.data {
             let row = (usize::from(b) + BLOCK_SYMBOLS - fit.offset) % BLOCK_SYMBOLS;
             let k = usize::from(k);

@@ -1,33 +1,31 @@
-//! Embedding: per frame, the magnitudes of the band's bins are scaled by `1 ± strength`
-//! following the keyed chip of their slot; only the difference is synthesised and added, so
-//! the host passes through untouched outside the band.
+//! Embedding, in two passes.
+//!
+//! 1. **Plan** (on the channel mix): per hop and sub-band, the modulation depth the masking
+//!    model allows, and the detector's own features of the *unmarked* host. From these the
+//!    embedder knows, for every coded bit, how much the host already pushes the detector's soft
+//!    value towards or away from that bit (host interference) and how much one unit of mark
+//!    moves it. Each bit then gets a gain (*informed embedding*): bits the host opposes get more
+//!    depth, bits the host already carries get less, so every bit lands at the same margin. The
+//!    margin is chosen so the total change energy equals that of a uniform mark: the quality
+//!    (SNR) is unchanged, but the host no longer causes bit errors. Gains are per detector
+//!    segment, so each segment decodes on its own (excerpts, splices).
+//! 2. **Apply** (per channel): every bin's magnitude in a slot is scaled by
+//!    `1 + depth · gain · chip · bit` (phase kept); only the change is synthesised (overlap-add)
+//!    and added, so the host passes through untouched outside the band.
 
 use rayon::prelude::*;
 
+use super::detect::{self, Spectra};
 use super::layout::{Grid, Layout, Role, BLOCK_SYMBOLS, HOPS_PER_SYMBOL, SUBBANDS};
-use super::mask;
 use super::stft::{Plans, Scratch};
 
 /// Frames processed per parallel chunk (bounds the memory of pending frame deltas).
 const CHUNK_FRAMES: usize = 256;
-
-/// Per block symbol and sub-band: the sign `chip * bit` of the slot.
-pub(crate) fn sign_table(layout: &Layout, coded: &[f32]) -> Vec<[f32; SUBBANDS]> {
-    (0..BLOCK_SYMBOLS)
-        .map(|b| {
-            let mut row = [0.0f32; SUBBANDS];
-            for (k, r) in row.iter_mut().enumerate() {
-                let slot = b * SUBBANDS + k;
-                let bit = match layout.roles[slot] {
-                    Role::Sync => 1.0,
-                    Role::Data(c) => coded[usize::from(c)],
-                };
-                *r = layout.chips[slot] * bit;
-            }
-            row
-        })
-        .collect()
-}
+/// Smallest and largest per-bit gain of the informed embedding.
+const GAIN_MIN: f32 = 0.25;
+const GAIN_MAX: f32 = 3.0;
+/// Largest relative magnitude change of a slot after its gain.
+const DEPTH_LIMIT: f32 = 0.6;
 
 /// Strength settings of one embedding.
 #[derive(Clone, Copy, Debug)]
@@ -38,22 +36,192 @@ pub(crate) struct Strength {
     pub(crate) cap: f32,
 }
 
-/// Adds the mark to one channel (`signal` holds that channel's samples), in place. The
-/// modulation depths come from `reference` (the channel mix), so every channel gets the same
-/// relative change and any downmix carries exactly the mark the detector expects.
-pub(crate) fn embed_channel(
+/// Per hop and sub-band: the signed relative magnitude change to apply.
+pub(crate) struct MarkPlan {
+    pub(crate) mult: Vec<f32>,
+}
+
+/// Rounds of the informed-gain iteration.
+const ROUNDS: usize = 3;
+
+/// Pass 1: plans the mark from `reference` (the channel mix) for a signal of `frames` hops.
+///
+/// Per detector segment: the host's sub-band energies give the masking depths and the
+/// detector's features of the unmarked host; the marked energies are then simulated
+/// (`E · (1 + m)²` per slot) and pushed through the detector's own feature pipeline (neighbour
+/// and moving-average whitening, normalisation, clipping, weighting), so the host's
+/// interference and the mark's self-interference are both seen. Each bit's gain is set so its
+/// soft value reaches a common margin, the margin chosen so the change energy is that of unit
+/// gains; a few rounds refine each bit's measured response.
+pub(crate) fn plan(
     grid: &Grid,
     plans: &Plans,
-    signs: &[[f32; SUBBANDS]],
+    layout: &Layout,
+    coded: &[f32],
     strength: Strength,
-    reference: Option<&[f32]>,
-    signal: &mut [f32],
+    reference: &[f32],
+    frames: usize,
+) -> MarkPlan {
+    let edges = Grid::edges_hz(1.0);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "small positive")]
+    let max_bin = ((edges[SUBBANDS] / grid.bin_hz).ceil() as usize + 2).min(grid.frame / 2);
+    let segs = detect::segments(frames);
+    let eff = grid.efficiency();
+    let rows: Vec<Vec<f32>> = segs
+        .par_iter()
+        .map(|&(first, hops)| {
+            let spectra = Spectra::compute(grid, plans, reference, first, hops, max_bin);
+            let energy = detect::band_energies(&spectra, grid, 1.0);
+            plan_segment(layout, coded, strength, first, energy, &spectra.total, &eff)
+        })
+        .collect();
+    let mut mult = vec![0.0f32; frames * SUBBANDS];
+    for (&(first, hops), row) in segs.iter().zip(&rows) {
+        mult[first * SUBBANDS..(first + hops) * SUBBANDS].copy_from_slice(row);
+    }
+    MarkPlan { mult }
+}
+
+/// Signed slot multipliers of one segment for per-bit `gains` (sync slots at unit gain).
+fn multipliers(
+    layout: &Layout,
+    coded: &[f32],
+    first: usize,
+    depth: &[f32],
+    gains: &[f32],
+    out: &mut [f32],
 ) {
+    for (t, row) in out.chunks_exact_mut(SUBBANDS).enumerate() {
+        let b = ((first + t) / HOPS_PER_SYMBOL) % BLOCK_SYMBOLS;
+        for (k, m) in row.iter_mut().enumerate() {
+            let slot = b * SUBBANDS + k;
+            let (bit, g) = match layout.roles[slot] {
+                Role::Sync => (1.0, 1.0),
+                Role::Data(c) => (coded[usize::from(c)], gains[usize::from(c)]),
+            };
+            *m = (depth[t * SUBBANDS + k] * g).min(DEPTH_LIMIT) * layout.chips[slot] * bit;
+        }
+    }
+}
+
+/// Per coded bit, the detector's soft value (sign-corrected, so positive = right) of `d`.
+fn soft_values(layout: &Layout, coded: &[f32], first: usize, d: &[f32], out: &mut [f32]) {
+    out.iter_mut().for_each(|v| *v = 0.0);
+    for (t, row) in d.chunks_exact(SUBBANDS).enumerate() {
+        let b = ((first + t) / HOPS_PER_SYMBOL) % BLOCK_SYMBOLS;
+        for (k, v) in row.iter().enumerate() {
+            let slot = b * SUBBANDS + k;
+            if let Role::Data(c) = layout.roles[slot] {
+                out[usize::from(c)] += layout.chips[slot] * coded[usize::from(c)] * v;
+            }
+        }
+    }
+}
+
+fn plan_segment(
+    layout: &Layout,
+    coded: &[f32],
+    strength: Strength,
+    first: usize,
+    energy: Vec<f32>,
+    totals: &[f32],
+    eff: &[f32; SUBBANDS],
+) -> Vec<f32> {
+    let n = layout.coded_bits;
+    let host_energy = energy.clone();
+    let host = detect::features_from_energy(energy, totals, strength);
+    let depth = host.depth;
+    let mut host_soft = vec![0.0f32; n];
+    soft_values(layout, coded, first, &host.d, &mut host_soft);
+    // Change energy of each bit's slots at unit gain.
+    let mut bit_energy = vec![0.0f32; n];
+    for (t, row) in host_energy.chunks_exact(SUBBANDS).enumerate() {
+        let b = ((first + t) / HOPS_PER_SYMBOL) % BLOCK_SYMBOLS;
+        for (k, e) in row.iter().enumerate() {
+            if let Role::Data(c) = layout.roles[b * SUBBANDS + k] {
+                let a = depth[t * SUBBANDS + k];
+                bit_energy[usize::from(c)] += e * a * a;
+            }
+        }
+    }
+    let mut gains = vec![1.0f32; n];
+    let mut mult = vec![0.0f32; host_energy.len()];
+    let mut soft = vec![0.0f32; n];
+    let mut response = vec![0.0f32; n];
+    for round in 0..=ROUNDS {
+        multipliers(layout, coded, first, &depth, &gains, &mut mult);
+        let marked: Vec<f32> = host_energy
+            .chunks_exact(SUBBANDS)
+            .zip(mult.chunks_exact(SUBBANDS))
+            .flat_map(|(e, m)| {
+                (0..SUBBANDS).map(move |k| {
+                    let g = 1.0 + eff[k] * m[k];
+                    e[k] * g * g
+                })
+            })
+            .collect();
+        let f = detect::features_from_energy(marked, totals, strength);
+        soft_values(layout, coded, first, &f.d, &mut soft);
+        if round == ROUNDS {
+            break;
+        }
+        for c in 0..n {
+            let r = (soft[c] - host_soft[c]) / gains[c].max(1e-3);
+            response[c] = if round == 0 { r } else { 0.5 * (response[c] + r) };
+        }
+        let mean = response.iter().sum::<f32>() / n.max(1) as f32;
+        let floor = (0.25 * mean).max(1e-6);
+        response.iter_mut().for_each(|r| *r = r.max(floor));
+        gains = informed_gains(&host_soft, &response, &bit_energy);
+    }
+    if std::env::var("PM_DEBUG").is_ok() {
+        let wrong = soft.iter().filter(|&&v| v < 0.0).count();
+        let hw = host_soft.iter().zip(&response).filter(|(h, r)| **h + **r < 0.0).count();
+        let mg = gains.iter().sum::<f32>() / n as f32;
+        let gu = gains.iter().filter(|&&g| g <= GAIN_MIN).count();
+        eprintln!("seg {first}: predicted wrong {wrong}, uniform-wrong {hw}, mean gain {mg:.2}, at min {gu}");
+    }
+    mult
+}
+
+/// Per bit, the gain `clamp(τ − host/response)`, with one margin `τ` chosen (by bisection) so
+/// the change energy equals that of unit gains.
+fn informed_gains(host: &[f32], response: &[f32], energy: &[f32]) -> Vec<f32> {
+    // Bits the host opposes beyond reach are given up (the code corrects them); their energy
+    // goes to the bits it can save.
+    let gain = |c: usize, tau: f32| -> f32 {
+        let g = tau - host[c] / response[c];
+        if g > GAIN_MAX {
+            GAIN_MIN
+        } else {
+            g.max(GAIN_MIN)
+        }
+    };
+    let target: f64 = energy.iter().map(|&e| f64::from(e)).sum();
+    let spent = |tau: f32| -> f64 {
+        (0..host.len()).map(|c| f64::from(energy[c]) * f64::from(gain(c, tau)).powi(2)).sum()
+    };
+    let (mut lo, mut hi) = (-GAIN_MAX, 2.0 * GAIN_MAX);
+    for _ in 0..40 {
+        let mid = 0.5 * (lo + hi);
+        if spent(mid) > target {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    (0..host.len()).map(|c| gain(c, lo)).collect()
+}
+
+/// Pass 2: adds the planned mark to one channel (`signal` holds its samples), in place. The
+/// plan comes from the channel mix, so every channel gets the same relative change and any
+/// downmix carries exactly the mark the detector expects.
+pub(crate) fn embed_channel(grid: &Grid, plans: &Plans, plan: &MarkPlan, signal: &mut [f32]) {
     let hop = grid.hop;
     let frame = grid.frame;
     let bands = grid.bin_bands();
     // Frame t covers samples [t*hop, t*hop + frame); the last frame may run past the end.
-    let frames = signal.len().div_ceil(hop);
+    let frames = signal.len().div_ceil(hop).min(plan.mult.len() / SUBBANDS);
     let norm = 1.0 / frame as f32;
     let mut start_frame = 0;
     while start_frame < frames {
@@ -62,42 +230,13 @@ pub(crate) fn embed_channel(
         let deltas: Vec<Vec<f32>> = (start_frame..end_frame)
             .into_par_iter()
             .map_init(
-                || {
-                    (
-                        Scratch::new(plans),
-                        Scratch::new(plans),
-                        [0.0f32; SUBBANDS],
-                        [0.0f32; SUBBANDS],
-                    )
-                },
-                |(s, r, energy, depth), t| {
-                    let sign = &signs[(t / HOPS_PER_SYMBOL) % BLOCK_SYMBOLS];
+                || Scratch::new(plans),
+                |s, t| {
+                    let mult = &plan.mult[t * SUBBANDS..(t + 1) * SUBBANDS];
                     s.analyze(plans, source, t * hop);
-                    let spec = match reference {
-                        Some(reference) => {
-                            r.analyze(plans, reference, t * hop);
-                            &r.spec
-                        }
-                        None => &s.spec,
-                    };
-                    energy.iter_mut().for_each(|e| *e = 0.0);
-                    let mut total = 0.0f32;
-                    for (x, band) in spec.iter().zip(&bands) {
-                        let p = x.norm_sqr();
-                        total += p;
-                        if let Some(k) = band {
-                            energy[usize::from(*k)] += p;
-                        }
-                    }
-                    mask::waterfill(
-                        &energy[..],
-                        strength.budget * total,
-                        strength.cap,
-                        &mut depth[..],
-                    );
                     for (x, band) in s.spec.iter_mut().zip(&bands) {
                         *x *= match band {
-                            Some(k) => depth[usize::from(*k)] * sign[usize::from(*k)],
+                            Some(k) => mult[usize::from(*k)],
                             None => 0.0,
                         };
                     }

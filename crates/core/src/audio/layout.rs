@@ -15,12 +15,19 @@ pub(crate) const BAND_LO_HZ: f64 = 480.0;
 /// 8 kHz sample rate turns them into erasures, which the detector's per-sub-band reliability
 /// weights and the code absorb.
 pub(crate) const BAND_HI_HZ: f64 = 6500.0;
-/// Number of log-spaced sub-bands between [`BAND_LO_HZ`] and [`BAND_HI_HZ`] (≈ 0.75 semitone each).
-pub(crate) const SUBBANDS: usize = 60;
+/// Number of sub-bands between [`BAND_LO_HZ`] and [`BAND_HI_HZ`], equally spaced in
+/// `ln(f + WARP_HZ)`: ≈ 61 Hz (2.8 FFT bins) wide at the bottom, ≈ 310 Hz at the top.
+pub(crate) const SUBBANDS: usize = 40;
+/// Warp of the sub-band scale: log-like above it, linear-like below. Sub-bands narrower than
+/// about three FFT bins lose most of their modulation to the window's spectral leakage into
+/// neighbours that carry independent chips, so the lowest ones are kept that wide.
+pub(crate) const WARP_HZ: f64 = 1000.0;
 /// Hops per symbol (a symbol is ≈ 93 ms: long against WSOLA tempo jitter).
 pub(crate) const HOPS_PER_SYMBOL: usize = 4;
-/// Symbols per block (≈ 8.4 s, so any 10 s excerpt holds a whole block).
-pub(crate) const BLOCK_SYMBOLS: usize = 90;
+/// Symbols per block (≈ 2.8 s, so a clip of 3 s holds the whole payload and any excerpt of
+/// a few seconds holds a whole block; longer audio repeats it and the detector folds the
+/// repeats together, so the energy per bit grows with the duration).
+pub(crate) const BLOCK_SYMBOLS: usize = 30;
 /// Slots per block.
 pub(crate) const BLOCK_SLOTS: usize = BLOCK_SYMBOLS * SUBBANDS;
 
@@ -54,14 +61,14 @@ impl Layout {
     pub(crate) fn new(key: &WatermarkKey, coded_bits: usize) -> Self {
         let per_bit = (BLOCK_SLOTS * 9 / 10) / coded_bits.max(1);
         let data_slots = per_bit * coded_bits;
-        let perm = spread::keyed_permutation(key, "audio/v1/slots", BLOCK_SLOTS);
+        let perm = spread::keyed_permutation(key, "audio/v2/slots", BLOCK_SLOTS);
         let mut roles = vec![Role::Sync; BLOCK_SLOTS];
         for (i, &slot) in perm.iter().enumerate().take(data_slots) {
             #[allow(clippy::cast_possible_truncation, reason = "coded_bits < 65536")]
             let bit = (i % coded_bits) as u16;
             roles[slot] = Role::Data(bit);
         }
-        let chips = spread::pn_chips(key, "audio/v1/chips", BLOCK_SLOTS);
+        let chips = spread::pn_chips(key, "audio/v2/chips", BLOCK_SLOTS);
         let mut sync = Vec::new();
         let mut data = Vec::new();
         for (slot, role) in roles.iter().enumerate() {
@@ -102,10 +109,25 @@ impl Grid {
 
     /// Sub-band edges in Hz scaled by `freq_scale` (`SUBBANDS + 1` values).
     pub(crate) fn edges_hz(freq_scale: f64) -> Vec<f64> {
-        let ratio = BAND_HI_HZ / BAND_LO_HZ;
+        let (lo, hi) = ((BAND_LO_HZ + WARP_HZ).ln(), (BAND_HI_HZ + WARP_HZ).ln());
         (0..=SUBBANDS)
-            .map(|k| BAND_LO_HZ * ratio.powf(k as f64 / SUBBANDS as f64) * freq_scale)
+            .map(|k| {
+                ((lo + (hi - lo) * k as f64 / SUBBANDS as f64).exp() - WARP_HZ) * freq_scale
+            })
             .collect()
+    }
+
+    /// Per sub-band, the fraction of a slot's log-magnitude modulation that survives the
+    /// window's spectral leakage and the overlap-add smearing at symbol edges (an empirical
+    /// fit over the sub-band width `w` in bins: `0.9 · w / (w + 1.5)`).
+    pub(crate) fn efficiency(&self) -> [f32; SUBBANDS] {
+        let edges = Self::edges_hz(1.0);
+        let mut out = [0.0f32; SUBBANDS];
+        for (k, e) in out.iter_mut().enumerate() {
+            let w = (edges[k + 1] - edges[k]) / self.bin_hz;
+            *e = (0.9 * w / (w + 1.5)) as f32;
+        }
+        out
     }
 
     /// For each FFT bin, the sub-band it belongs to (or `None`), at the nominal frequency scale.

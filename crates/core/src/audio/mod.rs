@@ -97,11 +97,13 @@ impl Engine {
     ) {
         let grid = Grid::new(audio.sample_rate());
         let plans = self.plans.get(grid.frame);
-        let signs = embed::sign_table(&self.layout, coded);
-        let mix = (audio.channels() > 1).then(|| audio.mono());
+        let mono = audio.mono();
+        let frames = mono.len().div_ceil(grid.hop);
+        let plan = embed::plan(&grid, &plans, &self.layout, coded, strength, &mono, frames);
+        drop(mono);
         for c in 0..usize::from(audio.channels()) {
             let mut ch = audio.channel(c);
-            embed::embed_channel(&grid, &plans, &signs, strength, mix.as_deref(), &mut ch);
+            embed::embed_channel(&grid, &plans, &plan, &mut ch);
             audio.set_channel(c, &ch);
         }
     }
@@ -167,7 +169,10 @@ impl Engine {
                 let rms =
                     (soft.iter().map(|v| v * v).sum::<f32>() / soft.len().max(1) as f32).sqrt();
                 if rms > 0.0 {
-                    soft.iter_mut().for_each(|v| *v /= rms);
+                    // Clipped: the embedder gives up bits its host opposes beyond reach, which
+                    // then arrive confidently wrong; clipping turns them into mild errors.
+                    let clip: f32 = std::env::var("PM_CLIP").ok().and_then(|v| v.parse().ok()).unwrap_or(1.5);
+                    soft.iter_mut().for_each(|v| *v = (*v / rms).clamp(-clip, clip));
                 }
                 let sync = z / (segs.len() as f32).sqrt();
                 Candidate {
