@@ -127,10 +127,6 @@ pub(crate) struct Features {
     pub(crate) d: Vec<f32>,
     /// Modulation depth the embedder uses (or would have used) per hop and sub-band.
     pub(crate) depth: Vec<f32>,
-    /// Sub-band energy per hop and sub-band.
-    pub(crate) energy: Vec<f32>,
-    /// Per sub-band standard deviation of the whitened log energy (before normalising).
-    pub(crate) sd: [f32; SUBBANDS],
 }
 
 /// Reach of the moving average subtracted along time, in hops (≈ ±0.4 s).
@@ -221,8 +217,7 @@ pub(crate) fn features_from_energy(energy: Vec<f32>, totals: &[f32], strength: S
             &mut depth[row],
         );
     }
-    let mut sds = [1.0f32; SUBBANDS];
-    for (k, sd_out) in sds.iter_mut().enumerate() {
+    for k in 0..SUBBANDS {
         let (mut s, mut s2) = (0.0f64, 0.0f64);
         for t in 0..hops {
             let v = f64::from(d[t * SUBBANDS + k]);
@@ -232,14 +227,13 @@ pub(crate) fn features_from_energy(energy: Vec<f32>, totals: &[f32], strength: S
         let n = hops.max(1) as f64;
         let mean = s / n;
         let sd = ((s2 / n - mean * mean).max(1e-12)).sqrt();
-        *sd_out = sd as f32;
         for t in 0..hops {
             let v = &mut d[t * SUBBANDS + k];
             *v = (((f64::from(*v) - mean) / sd) as f32).clamp(-2.5, 2.5) * depth[t * SUBBANDS + k]
                 / strength.cap;
         }
     }
-    Features { d, depth, energy, sd: sds }
+    Features { d, depth }
 }
 
 /// The folded block of one hypothesis and phase: per block symbol and sub-band, the sum of
@@ -320,7 +314,9 @@ fn band_weights(layout: &Layout, folded: &[f32], q: usize) -> Vec<f32> {
         .collect();
     let mean = w.iter().sum::<f32>() / SUBBANDS as f32;
     if mean > 0.0 {
-        w.iter_mut().for_each(|v| *v /= mean);
+        // Half measured, half uniform: the sync slots of a short clip give noisy estimates,
+        // and a uniform weight is right for everything but filtered-out bands.
+        w.iter_mut().for_each(|v| *v = 0.5 + 0.5 * *v / mean);
     } else {
         w.iter_mut().for_each(|v| *v = 1.0);
     }
@@ -422,10 +418,7 @@ impl Segment {
         let fit = self.fits[fi][ti];
         let mut folded = vec![0.0f32; BLOCK_SYMBOLS * SUBBANDS];
         fold(&self.features[fi], self.hops, search.time_scales[ti], fit.phase, &mut folded);
-        let mut weights = band_weights(layout, &folded, fit.offset);
-        if std::env::var("PM_NOBW").is_ok() {
-            weights.iter_mut().for_each(|w| *w = 1.0);
-        }
+        let weights = band_weights(layout, &folded, fit.offset);
         for &(b, k, chip, c) in &layout.data {
             let row = (usize::from(b) + BLOCK_SYMBOLS - fit.offset) % BLOCK_SYMBOLS;
             let k = usize::from(k);

@@ -174,13 +174,6 @@ fn plan_segment(
         response.iter_mut().for_each(|r| *r = r.max(floor));
         gains = informed_gains(&host_soft, &response, &bit_energy);
     }
-    if std::env::var("PM_DEBUG").is_ok() {
-        let wrong = soft.iter().filter(|&&v| v < 0.0).count();
-        let hw = host_soft.iter().zip(&response).filter(|(h, r)| **h + **r < 0.0).count();
-        let mg = gains.iter().sum::<f32>() / n as f32;
-        let gu = gains.iter().filter(|&&g| g <= GAIN_MIN).count();
-        eprintln!("seg {first}: predicted wrong {wrong}, uniform-wrong {hw}, mean gain {mg:.2}, at min {gu}");
-    }
     mult
 }
 

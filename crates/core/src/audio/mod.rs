@@ -41,6 +41,9 @@ use stft::Plans;
 use crate::payload::{false_positive_probability, PayloadCodec, CODED_BITS};
 use crate::{ContentId, Error, Result, WatermarkKey};
 
+/// Largest magnitude of a soft bit, in units of the soft values' RMS.
+const SOFT_CLIP: f32 = 1.0;
+
 /// FFT plans by frame length, shared by every call on one embedder/detector.
 #[derive(Debug, Default)]
 struct PlanCache(Mutex<Vec<(usize, Plans)>>);
@@ -171,8 +174,7 @@ impl Engine {
                 if rms > 0.0 {
                     // Clipped: the embedder gives up bits its host opposes beyond reach, which
                     // then arrive confidently wrong; clipping turns them into mild errors.
-                    let clip: f32 = std::env::var("PM_CLIP").ok().and_then(|v| v.parse().ok()).unwrap_or(1.5);
-                    soft.iter_mut().for_each(|v| *v = (*v / rms).clamp(-clip, clip));
+                    soft.iter_mut().for_each(|v| *v = (*v / rms).clamp(-SOFT_CLIP, SOFT_CLIP));
                 }
                 let sync = z / (segs.len() as f32).sqrt();
                 Candidate {
