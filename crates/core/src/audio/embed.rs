@@ -148,16 +148,20 @@ fn plan_segment(
     let mut mult = vec![0.0f32; host_energy.len()];
     let mut soft = vec![0.0f32; n];
     let mut response = vec![0.0f32; n];
+    let mut interference = host_soft.clone();
     for round in 0..=ROUNDS {
         multipliers(layout, coded, first, &depth, &gains, &mut mult);
-        let marked: Vec<f32> = host_energy
-            .chunks_exact(SUBBANDS)
-            .zip(mult.chunks_exact(SUBBANDS))
-            .flat_map(|(e, m)| {
-                (0..SUBBANDS).map(move |k| {
-                    let g = 1.0 + eff[k] * m[k];
-                    e[k] * g * g
-                })
+        // Overlap-add mixes each hop's change with its neighbours' (a symbol's edge hops get
+        // part of the adjacent symbol's sign); leakage loses a share per sub-band width.
+        let hops = host_energy.len() / SUBBANDS;
+        let marked: Vec<f32> = (0..hops * SUBBANDS)
+            .map(|i| {
+                let (t, k) = (i / SUBBANDS, i % SUBBANDS);
+                let prev = mult[t.saturating_sub(1) * SUBBANDS + k];
+                let next = mult[(t + 1).min(hops - 1) * SUBBANDS + k];
+                let m = 0.25 * prev + 0.5 * mult[i] + 0.25 * next;
+                let g = 1.0 + eff[k] * m;
+                host_energy[i] * g * g
             })
             .collect();
         let f = detect::features_from_energy(marked, totals, strength);
@@ -165,14 +169,22 @@ fn plan_segment(
         if round == ROUNDS {
             break;
         }
-        for c in 0..n {
-            let r = (soft[c] - host_soft[c]) / gains[c].max(1e-3);
-            response[c] = if round == 0 { r } else { 0.5 * (response[c] + r) };
+        if round == 0 {
+            // Each bit's response to its own gain, measured at unit gains.
+            for c in 0..n {
+                response[c] = soft[c] - host_soft[c];
+            }
+            let mean = response.iter().sum::<f32>() / n.max(1) as f32;
+            let floor = (0.25 * mean).max(1e-6);
+            response.iter_mut().for_each(|r| *r = r.max(floor));
+        } else {
+            // What the host and the other bits' slots contribute at the current gains.
+            for c in 0..n {
+                let rest = soft[c] - gains[c] * response[c];
+                interference[c] = 0.5 * (interference[c] + rest);
+            }
         }
-        let mean = response.iter().sum::<f32>() / n.max(1) as f32;
-        let floor = (0.25 * mean).max(1e-6);
-        response.iter_mut().for_each(|r| *r = r.max(floor));
-        gains = informed_gains(&host_soft, &response, &bit_energy);
+        gains = informed_gains(&interference, &response, &bit_energy);
     }
     mult
 }

@@ -118,14 +118,14 @@ impl Grid {
     }
 
     /// Per sub-band, the fraction of a slot's log-magnitude modulation that survives the
-    /// window's spectral leakage and the overlap-add smearing at symbol edges (an empirical
-    /// fit over the sub-band width `w` in bins: `0.9 · w / (w + 1.5)`).
+    /// window's spectral leakage into neighbours (an empirical fit over the sub-band width `w`
+    /// in bins: `w / (w + 1.5)`).
     pub(crate) fn efficiency(&self) -> [f32; SUBBANDS] {
         let edges = Self::edges_hz(1.0);
         let mut out = [0.0f32; SUBBANDS];
         for (k, e) in out.iter_mut().enumerate() {
             let w = (edges[k + 1] - edges[k]) / self.bin_hz;
-            *e = (0.9 * w / (w + 1.5)) as f32;
+            *e = (w / (w + 1.5)) as f32;
         }
         out
     }
