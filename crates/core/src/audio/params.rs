@@ -42,6 +42,12 @@ impl AudioParams {
         super::embed::Strength { budget: 10f32.powf(-self.snr_db / 10.0), cap: self.max_depth }
     }
 
+    /// The embedding strength with the mark `boost_db` stronger.
+    pub(crate) fn strength_boosted(&self, boost_db: f32) -> super::embed::Strength {
+        let snr = self.snr_db - boost_db;
+        super::embed::Strength { budget: 10f32.powf(-snr / 10.0), cap: self.max_depth }
+    }
+
     /// Decode attempts allowed per file by the false-positive bound (at most 24).
     pub(crate) fn attempts(&self) -> usize {
         usize::try_from(max_attempts(self.max_false_positive).min(24)).unwrap_or(24)

@@ -155,6 +155,17 @@ fn diag_oracle_ber() {
         let c = emb.engine.candidates(&marked, &search, params.strength(), 1);
         let errs = c[0].soft.iter().zip(&coded).filter(|(s, b)| s.signum() != b.signum()).count();
         let full = AudioDetector::new(&key, params.clone()).detect(&marked).unwrap();
+        {
+            let grid = layout::Grid::new(marked.sample_rate());
+            let plans = emb.engine.plans.get(grid.frame);
+            let mono = marked.mono();
+            let hops = mono.len() / grid.hop;
+            for seg in detect::segments(hops) {
+                let sg = detect::analyze_segment(&grid, &plans, &emb.engine.layout, &search, params.strength(), &mono, seg);
+                let f = sg.fits[0][0];
+                eprintln!("  seg {:?}: z {:.1} phase {} offset {}", seg, f.z, f.phase, f.offset);
+            }
+        }
         eprintln!(
             "{:50} snr {:.1} sync {:.1} ber {:.3} found {} score {:.1} attempts {}",
             p.file_name().unwrap().to_string_lossy(),
