@@ -129,6 +129,11 @@ pub(crate) struct Features {
     pub(crate) depth: Vec<f32>,
 }
 
+/// Sub-bands on each side whose mean log energy is subtracted from a sub-band (the host's
+/// spectral envelope). Each neighbour's own mark leaks into the feature with weight
+/// `1 / (2·NEIGHBOURS)`; three per side keep that self-interference small.
+pub(crate) const NEIGHBOURS: usize = 3;
+
 /// Reach of the moving average subtracted along time, in hops (≈ ±0.4 s).
 pub(crate) const REACH: usize = 16;
 
@@ -182,7 +187,7 @@ pub(crate) fn features_from_energy(energy: Vec<f32>, totals: &[f32], strength: S
         for k in 0..SUBBANDS {
             let (mut s, mut n) = (0.0f32, 0.0f32);
             for (j, v) in
-                row.iter().enumerate().take((k + 2).min(SUBBANDS)).skip(k.saturating_sub(1))
+                row.iter().enumerate().take((k + 1 + NEIGHBOURS).min(SUBBANDS)).skip(k.saturating_sub(NEIGHBOURS))
             {
                 if j != k {
                     s += v;
