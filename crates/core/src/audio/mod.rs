@@ -273,11 +273,11 @@ impl AudioEmbedder {
 /// Longest audio the embedder re-detects after marking (seconds).
 const SELF_CHECK_MAX_SECONDS: f64 = 120.0;
 /// Largest raw bit error rate (percent) the self-check accepts.
-const SELF_CHECK_MAX_BER_PCT: usize = 6;
+const SELF_CHECK_MAX_BER_PCT: usize = 10;
 /// Strength step of the self-check (dB).
 const BOOST_STEP_DB: f32 = 1.5;
 /// Most extra strength the self-check adds (dB).
-const MAX_BOOST_DB: f32 = 6.0;
+const MAX_BOOST_DB: f32 = 3.0;
 /// The self-check never goes below this signal-to-watermark ratio (dB).
 const MIN_SNR_DB: f32 = 24.0;
 

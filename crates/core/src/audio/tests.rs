@@ -92,7 +92,7 @@ fn layout_gives_every_coded_bit_the_same_number_of_slots() {
     for &(_, _, _, c) in &l.data {
         count[usize::from(c)] += 1;
     }
-    assert!(count.iter().all(|&n| n == count[0] && n >= 4));
+    assert!(count.iter().all(|&n| n == count[0] && n >= 3));
     assert!(l.sync.len() >= layout::BLOCK_SLOTS / 12);
     let other = layout::Layout::new(&WatermarkKey::from_bytes([4; 32]), CODED_BITS);
     assert_ne!(l.chips, other.chips);
