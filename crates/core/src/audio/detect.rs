@@ -174,7 +174,11 @@ pub(crate) fn band_energies(spectra: &Spectra, grid: &Grid, freq_scale: f64) -> 
 }
 
 /// The features of sub-band energies `energy` (`totals`: each hop's total power).
-pub(crate) fn features_from_energy(energy: Vec<f32>, totals: &[f32], strength: Strength) -> Features {
+pub(crate) fn features_from_energy(
+    energy: Vec<f32>,
+    totals: &[f32],
+    strength: Strength,
+) -> Features {
     let hops = totals.len();
     let total: f64 = energy.iter().map(|&e| f64::from(e)).sum();
     let floor = (total / (hops * SUBBANDS).max(1) as f64 * 1e-6) as f32 + 1e-20;
@@ -186,8 +190,11 @@ pub(crate) fn features_from_energy(energy: Vec<f32>, totals: &[f32], strength: S
         let row = &log[t * SUBBANDS..(t + 1) * SUBBANDS];
         for k in 0..SUBBANDS {
             let (mut s, mut n) = (0.0f32, 0.0f32);
-            for (j, v) in
-                row.iter().enumerate().take((k + 1 + NEIGHBOURS).min(SUBBANDS)).skip(k.saturating_sub(NEIGHBOURS))
+            for (j, v) in row
+                .iter()
+                .enumerate()
+                .take((k + 1 + NEIGHBOURS).min(SUBBANDS))
+                .skip(k.saturating_sub(NEIGHBOURS))
             {
                 if j != k {
                     s += v;
@@ -213,14 +220,10 @@ pub(crate) fn features_from_energy(energy: Vec<f32>, totals: &[f32], strength: S
         }
     }
     let mut depth = vec![0.0f32; hops * SUBBANDS];
-    for t in 0..hops {
-        let row = t * SUBBANDS..(t + 1) * SUBBANDS;
-        mask::waterfill(
-            &energy[row.clone()],
-            strength.budget * totals[t],
-            strength.cap,
-            &mut depth[row],
-        );
+    for ((e, dep), total) in
+        energy.chunks_exact(SUBBANDS).zip(depth.chunks_exact_mut(SUBBANDS)).zip(totals)
+    {
+        mask::waterfill(e, strength.budget * total, strength.cap, dep);
     }
     for k in 0..SUBBANDS {
         let (mut s, mut s2) = (0.0f64, 0.0f64);
@@ -304,7 +307,7 @@ fn sync_scores(layout: &Layout, folded: &[f32], scores: &mut [f32]) {
 /// sub-band at offset `q`, smoothed over neighbouring sub-bands, clamped at zero and scaled to
 /// mean 1. Sub-bands removed by a filter, a codec or a low sample rate get weights near zero.
 fn band_weights(layout: &Layout, folded: &[f32], q: usize) -> Vec<f32> {
-    let mut corr = vec![0.0f32; SUBBANDS];
+    let mut corr = [0.0f32; SUBBANDS];
     for &(b, k, chip) in &layout.sync {
         let row = (usize::from(b) + BLOCK_SYMBOLS - q) % BLOCK_SYMBOLS;
         corr[usize::from(k)] += chip * folded[row * SUBBANDS + usize::from(k)];

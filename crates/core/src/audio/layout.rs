@@ -111,9 +111,7 @@ impl Grid {
     pub(crate) fn edges_hz(freq_scale: f64) -> Vec<f64> {
         let (lo, hi) = ((BAND_LO_HZ + WARP_HZ).ln(), (BAND_HI_HZ + WARP_HZ).ln());
         (0..=SUBBANDS)
-            .map(|k| {
-                ((lo + (hi - lo) * k as f64 / SUBBANDS as f64).exp() - WARP_HZ) * freq_scale
-            })
+            .map(|k| ((lo + (hi - lo) * k as f64 / SUBBANDS as f64).exp() - WARP_HZ) * freq_scale)
             .collect()
     }
 

@@ -4,20 +4,25 @@
 //!
 //! # How it works
 //!
-//! * **Grid.** Frames of ≈ 46 ms (hop ≈ 23 ms) with a sine window; 40 log-spaced sub-bands
-//!   between 480 Hz and 3.6 kHz (inside telephone band, a 4 kHz low-pass, 16 kHz resampling
-//!   and a 300 Hz high-pass). A *symbol* is 4 hops (≈ 93 ms); a *block* is 90 symbols
-//!   (≈ 8.4 s) and repeats through the file, so every 10 s excerpt holds a whole block.
-//! * **Slots.** Each (symbol, sub-band) of the block is a slot with a keyed chip ±1; a keyed
-//!   eighth of the slots are sync slots, the others carry the coded payload bits, each bit
-//!   spread over ~9 slots scattered in time and frequency.
-//! * **Embedding.** Every bin's magnitude in a slot is scaled by `1 + strength · chip · bit`
-//!   (phase kept); the change is synthesised with overlap-add and added. The change follows
-//!   the host's own spectrum, so it is masked where the host is loud and vanishes in silence.
+//! * **Grid.** Frames of ≈ 46 ms (hop ≈ 23 ms) with a sine window; 40 sub-bands between
+//!   480 Hz and 6.5 kHz, equally spaced in `ln(f + 1 kHz)` so none is narrower than ≈ 3 FFT
+//!   bins (narrower ones lose most of their modulation to leakage). A *symbol* is 4 hops
+//!   (≈ 93 ms); a *block* is 30 symbols (≈ 2.8 s) and repeats through the file, so a 3 s clip
+//!   holds the whole payload and longer audio folds its repeats together.
+//! * **Slots.** Each (symbol, sub-band) of the block is a slot with a keyed chip ±1; about a
+//!   tenth of the slots are sync slots, the others carry the coded payload bits, 3 slots each,
+//!   scattered in time and frequency.
+//! * **Embedding (informed).** The embedder computes the detector's own features of the
+//!   unmarked host and simulates those of the marked audio, so it knows how much the host
+//!   (and the mark's own neighbouring slots) push each coded bit's soft value; each bit gets a
+//!   gain that brings it to a common margin at the same total change energy. Every bin's
+//!   magnitude in a slot is then scaled by `1 + depth · gain · chip · bit` (phase kept) and the
+//!   change synthesised with overlap-add. Audio up to 2 minutes is re-detected after marking;
+//!   if its host leaves no margin it is re-marked up to 3 dB stronger.
 //! * **Detection.** Sub-band log energies minus the mean of their frequency neighbours cancel
 //!   the host's spectral envelope; a 2-D search over time scale (±3.5 %) and frequency scale
 //!   (−3.5 %…+7.5 %, i.e. up to about +1.2 semitones) with the sync chips finds the block
-//!   offset in each ≈ 17 s segment; the payload slots of all segments are soft-combined and
+//!   offset in each ≈ 8.4 s segment; the payload slots of all segments are soft-combined and
 //!   decoded by the shared payload code, best hypotheses first, stopping at the first one whose
 //!   keyed tag verifies. The false-positive probability counts every decode tried.
 
@@ -240,8 +245,7 @@ impl AudioEmbedder {
         // Self-check: audio up to a few minutes is re-detected (one analysis at the nominal
         // scale) and, if its own host leaves the mark without margin, re-marked up to
         // MAX_BOOST_DB stronger. Longer audio folds enough blocks not to need it.
-        let original =
-            (audio.duration_seconds() <= SELF_CHECK_MAX_SECONDS).then(|| audio.clone());
+        let original = (audio.duration_seconds() <= SELF_CHECK_MAX_SECONDS).then(|| audio.clone());
         let mut boost = 0.0f32;
         loop {
             let strength = self.params.strength_boosted(boost);

@@ -161,7 +161,15 @@ fn diag_oracle_ber() {
             let mono = marked.mono();
             let hops = mono.len() / grid.hop;
             for seg in detect::segments(hops) {
-                let sg = detect::analyze_segment(&grid, &plans, &emb.engine.layout, &search, params.strength(), &mono, seg);
+                let sg = detect::analyze_segment(
+                    &grid,
+                    &plans,
+                    &emb.engine.layout,
+                    &search,
+                    params.strength(),
+                    &mono,
+                    seg,
+                );
                 let f = sg.fits[0][0];
                 eprintln!("  seg {:?}: z {:.1} phase {} offset {}", seg, f.z, f.phase, f.offset);
             }
@@ -224,7 +232,12 @@ fn diag_response() {
                 host += (fh.d[i]).powi(2);
             }
         }
-        eprintln!("bands {}..: real {real:.1} sim {sim:.1} ratio {:.2} host rms {:.2}", g * SUBBANDS / 4, real / sim, (host / (SUBBANDS / 4 * hops) as f32).sqrt());
+        eprintln!(
+            "bands {}..: real {real:.1} sim {sim:.1} ratio {:.2} host rms {:.2}",
+            g * SUBBANDS / 4,
+            real / sim,
+            (host / (SUBBANDS / 4 * hops) as f32).sqrt()
+        );
     }
     panic!("diagnostic");
 }
