@@ -48,9 +48,14 @@ for set in "${sets[@]}"; do
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 n = int(sys.argv[3])
-s1, s2, e1 = (r[k]["mean"] for k in ("stamp, 1 thread", "stamp, 2 threads", "watermark embed, 1 thread"))
-print(f"{sys.argv[2]} ({n} files): stamp 1 thread {s1/n*1000:.0f} ms/file, 2 threads {s2/n*1000:.0f} ms/file, "
-      f"embed alone {e1/n*1000:.0f} ms/file; scaling 1->2 threads {s1/s2:.2f}x; stamp/embed {s1/e1:.2f}x")
+keys = ("stamp, 1 thread", "stamp, 2 threads", "watermark embed, 1 thread")
+s1, s2, e1 = (r[k]["mean"] for k in keys)
+c1, c2, ce = (r[k]["user"] + r[k]["system"] for k in keys)
+print(f"{sys.argv[2]} ({n} files), wall: stamp 1 thread {s1/n*1000:.0f} ms/file, 2 threads "
+      f"{s2/n*1000:.0f} ms/file, embed alone {e1/n*1000:.0f} ms/file; scaling 1->2 threads "
+      f"{s1/s2:.2f}x; stamp/embed {s1/e1:.2f}x")
+print(f"{sys.argv[2]} ({n} files), CPU (user+sys): stamp 1 thread {c1/n*1000:.0f} ms/file, "
+      f"2 threads {c2/n*1000:.0f} ms/file, embed alone {ce/n*1000:.0f} ms/file; stamp/embed {c1/ce:.2f}x")
 PY
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -2,6 +2,7 @@
 //! `trace` an attacked copy, and survive `kill -9` in the middle of a batch.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+#![allow(clippy::print_stderr, reason = "tests report what they skipped and checked")]
 
 use std::fs;
 use std::path::{Path, PathBuf};
