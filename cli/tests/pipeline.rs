@@ -1,5 +1,8 @@
-//! End to end: `stamp` a mixed folder, `verify` the outputs and their attacked copies,
-//! `trace` an attacked copy, and survive `kill -9` in the middle of a batch.
+//! End to end: `stamp` a mixed folder, `verify` the outputs and their attacked copies
+//! (JPEG 75, MP3 128k, metadata stripped by a decoder or by ffmpeg, a transplanted label),
+//! `trace` an attacked copy and check its evidence with the Go reference transparency-log
+//! code, survive `kill -9` at random moments of a 500-file batch, and report the visible
+//! identifier named by the signed manifest.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 #![allow(clippy::print_stderr, reason = "tests report what they skipped and checked")]
