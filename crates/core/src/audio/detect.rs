@@ -1,7 +1,7 @@
 //! Detection: features per hop, a search over (time scale, frequency scale, block offset)
 //! driven by the keyed sync chips, and soft combining of the payload slots.
 //!
-//! The input is cut into segments of about two blocks. In each segment and for every
+//! The input is cut into segments of ≈ 8.4 s (three blocks). In each segment and for every
 //! (time-scale, frequency-scale) hypothesis, sub-band log energies are whitened against their
 //! frequency neighbours (which cancels most of the host spectrum), resampled along time, summed
 //! per symbol for each of the four hop phases and folded modulo the block length; the sync

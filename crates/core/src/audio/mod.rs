@@ -243,17 +243,22 @@ impl AudioEmbedder {
         check_length(audio, &self.params)?;
         let coded = self.codec.encode(id);
         // Self-check: audio up to a few minutes is re-detected (one analysis at the nominal
-        // scale) and, if its own host leaves the mark without margin, re-marked up to
-        // MAX_BOOST_DB stronger. Longer audio folds enough blocks not to need it.
-        let original = (audio.duration_seconds() <= SELF_CHECK_MAX_SECONDS).then(|| audio.clone());
+        // scale; short clips also through the full detector) and, if its own host leaves the
+        // mark without margin, re-marked stronger: up to SHORT_MAX_BOOST_DB for short clips
+        // (few block repeats to fold), MAX_BOOST_DB otherwise. Longer audio folds enough
+        // blocks not to need it.
+        let seconds = audio.duration_seconds();
+        let original = (seconds <= SELF_CHECK_MAX_SECONDS).then(|| audio.clone());
+        let short = seconds <= SHORT_SECONDS;
+        let max_boost = if short { SHORT_MAX_BOOST_DB } else { MAX_BOOST_DB };
         let mut boost = 0.0f32;
         loop {
             let strength = self.params.strength_boosted(boost);
             self.engine.embed_coded(audio, &coded, strength);
             let Some(original) = &original else { return Ok(()) };
-            if boost + BOOST_STEP_DB > MAX_BOOST_DB + 1e-3
+            if boost + BOOST_STEP_DB > max_boost + 1e-3
                 || self.params.snr_db - boost - BOOST_STEP_DB < MIN_SNR_DB
-                || self.has_margin(audio, id)
+                || self.has_margin(audio, id, short)?
             {
                 return Ok(());
             }
@@ -263,17 +268,31 @@ impl AudioEmbedder {
     }
 
     /// Whether `audio` decodes to `id` at the nominal scale with few raw bit errors (headroom
-    /// for codecs and resampling).
-    fn has_margin(&self, audio: &AudioBuffer, id: ContentId) -> bool {
+    /// for codecs and resampling) and, if `full`, through the full detector too.
+    fn has_margin(&self, audio: &AudioBuffer, id: ContentId, full: bool) -> Result<bool> {
         let search = Search::new(0.0, 0.0, 1.0, 1.0, 0.0);
         let candidates = self.engine.candidates(audio, &search, self.params.strength(), 1);
-        candidates.first().is_some_and(|c| {
+        let nominal = candidates.first().is_some_and(|c| {
             let d = self.codec.decode(&c.soft);
             d.verified() == Some(id) && d.bit_errors * 100 <= c.soft.len() * SELF_CHECK_MAX_BER_PCT
-        })
+        });
+        if !nominal || !full {
+            return Ok(nominal);
+        }
+        let detector = AudioDetector {
+            engine: self.engine.clone(),
+            codec: self.codec.clone(),
+            search: AudioDetector::search_for(&self.params),
+            params: self.params.clone(),
+        };
+        Ok(detector.detect(audio)?.id() == Some(id))
     }
 }
 
+/// Clips up to this long (seconds) get the larger boost and the full-detector check.
+const SHORT_SECONDS: f64 = 20.0;
+/// Most extra strength the self-check adds to short clips (dB).
+const SHORT_MAX_BOOST_DB: f32 = 6.0;
 /// Longest audio the embedder re-detects after marking (seconds).
 const SELF_CHECK_MAX_SECONDS: f64 = 120.0;
 /// Largest raw bit error rate (percent) the self-check accepts.
@@ -356,14 +375,18 @@ impl AudioDetector {
     /// A detector for `key` with `params`.
     #[must_use]
     pub fn new(key: &WatermarkKey, params: AudioParams) -> Self {
-        let search = Search::new(
+        let search = Self::search_for(&params);
+        Self { engine: Engine::new(key, CODED_BITS), codec: PayloadCodec::new(key), params, search }
+    }
+
+    fn search_for(params: &AudioParams) -> Search {
+        Search::new(
             params.max_time_scale,
             0.003,
             params.min_freq_scale,
             params.max_freq_scale,
             0.015,
-        );
-        Self { engine: Engine::new(key, CODED_BITS), codec: PayloadCodec::new(key), params, search }
+        )
     }
 
     /// Searches `audio` for the mark.
