@@ -13,8 +13,6 @@ use crate::Result;
 const ACTIVITY_FULL: f32 = 4.0;
 /// Mask value in perfectly flat areas (fraction of full strength).
 const MASK_FLOOR: f32 = 0.12;
-/// Highest floor the mask is lifted to on flat pictures whose RMS budget is unspent.
-const MASK_FLOOR_CEILING: f32 = 0.3;
 /// Peak amplitude (0..255 scale) of the pattern in textured areas at strength 1.
 const PEAK_AMPLITUDE: f32 = 8.0;
 /// Cap on the RMS of the (unrounded) luminance change at strength 1 (0..255 scale). Rounding
@@ -142,19 +140,7 @@ fn embed_samples<T: Sample>(
     )]
     let k = ((cell / 2.0).floor() as usize).max(1);
     let (luma, mw, mh) = block_luma(buf, layout, k);
-    let mut grid = MaskGrid { mask: mask_grid(&luma, mw, mh), k, w: mw, h: mh, cell };
-    // Mostly flat pictures (logos, line art) leave the RMS budget unspent: lift the mask's
-    // floor step by step until the budget binds or the floor reaches its ceiling, so that
-    // they carry a decodable mark too.
-    let mut floor = MASK_FLOOR;
-    while floor < MASK_FLOOR_CEILING
-        && PEAK_AMPLITUDE * grid.unit_rms(tile, layout.width, layout.height) < RMS_CAP
-    {
-        let next = (floor + 0.06).min(MASK_FLOOR_CEILING);
-        let base = mask_grid(&luma, mw, mh);
-        grid.mask = base.iter().map(|&m| m.max(next)).collect();
-        floor = next;
-    }
+    let grid = MaskGrid { mask: mask_grid(&luma, mw, mh), k, w: mw, h: mh, cell };
     let amp_of = |tile: &[f32]| {
         let unit_rms = grid.unit_rms(tile, layout.width, layout.height);
         ((PEAK_AMPLITUDE * strength).min(RMS_CAP * strength / unit_rms), unit_rms)
