@@ -7,7 +7,7 @@ use crate::ledger::{Problem, ProblemKind, VerifyReport, SCAN_CHUNK};
 use crate::merkle::{self, Frontier, Hash};
 use crate::note::NoteVerifier;
 use crate::record::{indexed_fields, Record};
-use crate::store::LogStore;
+use crate::store::{mih, LogStore};
 use crate::Result;
 
 fn problem(kind: ProblemKind, index: Option<u64>, detail: String) -> Option<Problem> {
@@ -86,11 +86,10 @@ pub(crate) fn verify(
             let row = rows.get(k);
             let fields = indexed_fields(bytes);
             let index_ok = match (row, fields) {
-                (Some(row), Some((id, sha, fp))) => {
+                (Some(row), Some((id, sha, _))) => {
                     row.index == i
                         && row.content_id == id
                         && row.media_key == crate::store::media_key(&sha)
-                        && row.fingerprint == fp
                 }
                 _ => false,
             };
@@ -145,8 +144,12 @@ pub(crate) fn verify(
         report.problem = problem(
             ProblemKind::Index,
             None,
-            format!("{orphans} fingerprint rows belong to no record"),
+            format!("{orphans} lookup-index entries do not match the records"),
         );
+        return Ok(report);
+    }
+    report.problem = check_fingerprint_index(store, size)?;
+    if report.problem.is_some() {
         return Ok(report);
     }
     if !surplus.is_empty() || stored_count != merkle::stored_hash_count(size) {
@@ -161,4 +164,39 @@ pub(crate) fn verify(
         );
     }
     Ok(report)
+}
+
+/// The fingerprint index: segments tile `[0, end)` in order with the part length their size
+/// calls for, and each segment's stored rows are exactly those rebuilt from its records
+/// (so no record is missing from the index and no posting points at a wrong record).
+fn check_fingerprint_index(store: &mut dyn LogStore, size: u64) -> Result<Option<Problem>> {
+    let mut at = 0u64;
+    for seg in store.fingerprint_segments()? {
+        let bad = |d: String| problem(ProblemKind::Index, Some(seg.start), d);
+        if seg.start != at
+            || seg.end <= seg.start
+            || seg.end > size
+            || seg.bits != mih::bits_for(seg.end - seg.start)
+        {
+            return Ok(bad(format!(
+                "fingerprint index segment {}..{} (bits {}) does not follow {at} in a log of {size}",
+                seg.start, seg.end, seg.bits
+            )));
+        }
+        let mut fps = Vec::new();
+        let mut s = seg.start;
+        while s < seg.end {
+            let e = (s + SCAN_CHUNK).min(seg.end);
+            fps.extend(mih::fingerprints_of(s, &store.records(s, e)?));
+            s = e;
+        }
+        if store.fingerprint_rows(seg.start)? != mih::build(&seg, &fps) {
+            return Ok(bad(format!(
+                "fingerprint index segment {}..{} does not match its records",
+                seg.start, seg.end
+            )));
+        }
+        at = seg.end;
+    }
+    Ok(None)
 }

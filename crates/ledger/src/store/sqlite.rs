@@ -1,31 +1,74 @@
 //! The SQLite store: the embedded default. One file, WAL journal, `synchronous=FULL`, so
 //! a batch reported committed survives a process kill and a power loss.
+//!
+//! # Layout (schema 2) and why
+//!
+//! Every table is written in key order where it can be, because an append that dirties a
+//! page rewrites that page into the WAL at commit, and once more into the database:
+//!
+//! * `records (idx INTEGER PRIMARY KEY, content_id, media_key, record)`: rowid = index, so
+//!   a batch appends to the right edge of one B-tree. The two key columns carry no index.
+//! * `hash_tiles (tile INTEGER PRIMARY KEY, hashes)`: [`HASH_TILE`] stored hashes per row;
+//!   an append rewrites the last tile and adds new ones.
+//! * lookups by content ID and media key in two levels (a small log-structured merge):
+//!   `ids_new`/`media_new` take the records from index `lsm_from` on, and are merged into
+//!   `ids`/`media` in one sorted pass when they reach [`LOOKUP_MERGE`] entries or an
+//!   eighth of the log. Random keys then dirty the pages of a small table per batch,
+//!   not every leaf of an index as large as the log.
+//! * `fp_segments`, `fp_rows`: the fingerprint index ([`super::mih`]), built in key
+//!   order per segment.
+//!
+//! A schema-1 file (made before this layout) is migrated in one transaction on open.
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension as _, Transaction, TransactionBehavior};
 
+use super::mih::{self, Segment};
 use super::{
-    hamming, has_media_hash, id_from_sql, id_to_sql, index_from_sql, index_to_sql, media_key,
-    plan_append, read_frontier, to_hash, IndexRow, LogStore,
+    hamming, has_media_hash, hashes_from_tiles, id_from_sql, id_to_sql, index_from_sql,
+    index_to_sql, media_key, plan_append, read_frontier, tiles_to_write, IndexRow, LogStore,
+    HASH_TILE,
 };
 use crate::checkpoint::Checkpoint;
 use crate::merkle::Hash;
+use crate::record::indexed_fields;
 use crate::{Error, Result};
+
+mod migrate;
 
 const BACKEND: &str = "sqlite";
 
+/// Entries in the second level of the lookup indexes before a merge (at least; an eighth
+/// of the log once that is more).
+pub const LOOKUP_MERGE: u64 = 1 << 17;
+
 const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     idx INTEGER PRIMARY KEY,
-    content_id INTEGER NOT NULL UNIQUE,
+    content_id INTEGER NOT NULL,
     media_key INTEGER NOT NULL,
     record BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_media_key ON records (media_key);
-CREATE TABLE IF NOT EXISTS fingerprints (idx INTEGER PRIMARY KEY, fp BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS hashes (i INTEGER PRIMARY KEY, h BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS hash_tiles (tile INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS ids (content_id INTEGER PRIMARY KEY, idx INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ids_new (content_id INTEGER PRIMARY KEY, idx INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS media (
+    media_key INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (media_key, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS media_new (
+    media_key INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (media_key, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fp_segments (
+    start INTEGER PRIMARY KEY, end INTEGER NOT NULL, bits INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fp_rows (
+    seg INTEGER NOT NULL, part INTEGER NOT NULL, grp INTEGER NOT NULL, postings BLOB NOT NULL,
+    PRIMARY KEY (seg, part, grp)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', 2), ('lsm_from', 0);
 ";
 
 fn err(e: rusqlite::Error) -> Error {
@@ -36,10 +79,13 @@ fn err(e: rusqlite::Error) -> Error {
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Connection,
+    segment: u64,
+    lookup_merge: u64,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the log at `path`; the parent directory must exist.
+    /// Opens (creating if needed) the log at `path`; the parent directory must exist. A
+    /// log written by an earlier provmark (schema 1) is migrated in one transaction.
     ///
     /// # Errors
     /// [`Error::Storage`] if the file cannot be opened or is not a provmark ledger.
@@ -48,13 +94,35 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(err)?;
         conn.pragma_update(None, "page_size", 4096).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        // A 64 MiB WAL before each automatic checkpoint: index pages dirtied by several
-        // batches are copied into the database once, not once per batch.
+        // A 64 MiB WAL before each automatic checkpoint: pages dirtied by several batches
+        // are copied into the database once, not once per batch.
         conn.pragma_update(None, "wal_autocheckpoint", 16000).map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        conn.pragma_update(None, "cache_size", -65536).map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
-        Ok(Self { conn })
+        conn.pragma_update(None, "cache_size", -131_072).map_err(err)?;
+        let mut store = Self { conn, segment: mih::DEFAULT_SEGMENT, lookup_merge: LOOKUP_MERGE };
+        let v1: bool = store
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hashes')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        if v1 {
+            migrate::from_v1(&mut store)?;
+        } else {
+            store.conn.execute_batch(SCHEMA).map_err(err)?;
+        }
+        Ok(store)
+    }
+
+    /// Sets the records per new fingerprint-index segment (default
+    /// [`mih::DEFAULT_SEGMENT`]) and the second-level size of the lookup indexes that
+    /// triggers a merge (default [`LOOKUP_MERGE`]). Small values exercise segment builds
+    /// and merges in tests; the log stays valid under any values, across reopenings.
+    pub fn set_index_sizes(&mut self, fingerprint_segment: u64, lookup_merge: u64) {
+        self.segment = fingerprint_segment.clamp(1, mih::MAX_SEGMENT);
+        self.lookup_merge = lookup_merge.max(1);
     }
 
     fn size_in(conn: &Connection) -> Result<u64> {
@@ -64,81 +132,286 @@ impl SqliteStore {
     }
 }
 
+fn meta(conn: &Connection, key: &str) -> Result<u64> {
+    let v: i64 = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .map_err(err)?;
+    index_from_sql(BACKEND, v)
+}
+
 /// Reads stored hashes through any connection (also inside a transaction).
 fn hashes_in(conn: &Connection, indexes: &[u64]) -> Result<Vec<Hash>> {
-    let mut stmt = conn.prepare_cached("SELECT h FROM hashes WHERE i = ?1").map_err(err)?;
+    let mut stmt =
+        conn.prepare_cached("SELECT hashes FROM hash_tiles WHERE tile = ?1").map_err(err)?;
+    let mut cache: Option<(u64, Vec<u8>)> = None;
     indexes
         .iter()
         .map(|&i| {
-            let h: Option<Vec<u8>> = stmt
-                .query_row([index_to_sql(BACKEND, i)?], |r| r.get(0))
-                .optional()
-                .map_err(err)?;
-            let h = h.ok_or_else(|| Error::integrity(format!("stored hash {i} is missing")))?;
-            to_hash(BACKEND, &h)
+            let tile = i / HASH_TILE;
+            if cache.as_ref().is_none_or(|(t, _)| *t != tile) {
+                let b: Option<Vec<u8>> = stmt
+                    .query_row([index_to_sql(BACKEND, tile)?], |r| r.get(0))
+                    .optional()
+                    .map_err(err)?;
+                cache = Some((tile, b.unwrap_or_default()));
+            }
+            let off = ((i % HASH_TILE) * 32) as usize;
+            cache
+                .as_ref()
+                .and_then(|(_, b)| b.get(off..off + 32))
+                .and_then(|h| h.try_into().ok())
+                .ok_or_else(|| Error::integrity(format!("stored hash {i} is missing")))
         })
         .collect()
 }
 
-/// Marker reason for a unique-constraint failure on the optimistic path.
-const DUPLICATE: &str = "duplicate content ID";
+fn tile_range(conn: &Connection, start: u64, end: u64) -> Result<Vec<Hash>> {
+    if start >= end {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT tile, hashes FROM hash_tiles WHERE tile >= ?1 AND tile <= ?2 ORDER BY tile",
+        )
+        .map_err(err)?;
+    let last = (end - 1) / HASH_TILE;
+    let rows = stmt
+        .query_map([index_to_sql(BACKEND, start / HASH_TILE)?, index_to_sql(BACKEND, last)?], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .map_err(err)?;
+    let tiles = rows
+        .map(|r| r.map_err(err).and_then(|(t, b)| Ok((index_from_sql(BACKEND, t)?, b))))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(hashes_from_tiles(start, end, tiles))
+}
+
+fn segments_in(conn: &Connection) -> Result<Vec<Segment>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT start, end, bits FROM fp_segments ORDER BY start")
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
+        .map_err(err)?;
+    rows.map(|r| {
+        let (s, e, b) = r.map_err(err)?;
+        Ok(Segment {
+            start: index_from_sql(BACKEND, s)?,
+            end: index_from_sql(BACKEND, e)?,
+            bits: u32::try_from(b).unwrap_or(0),
+        })
+    })
+    .collect()
+}
+
+/// `(index, fingerprint)` of the records `[start, end)` that have one.
+fn fingerprints_range(conn: &Connection, start: u64, end: u64) -> Result<Vec<(u64, [u8; 32])>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT idx, record FROM records WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")
+        .map_err(err)?;
+    let mut rows = stmt
+        .query([index_to_sql(BACKEND, start)?, index_to_sql(BACKEND, end.min(i64::MAX as u64))?])
+        .map_err(err)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(err)? {
+        let rec = row
+            .get_ref(1)
+            .map_err(err)?
+            .as_blob()
+            .map_err(|e| Error::Storage { backend: BACKEND, reason: e.to_string() })?;
+        if let Some((_, _, Some(fp))) = indexed_fields(rec) {
+            out.push((index_from_sql(BACKEND, row.get(0).map_err(err)?)?, fp));
+        }
+    }
+    Ok(out)
+}
+
+/// Builds and drops fingerprint-index segments as [`mih::maintenance`] says.
+fn maintain_segments(tx: &Transaction<'_>, size: u64, seg_size: u64) -> Result<()> {
+    let current = segments_in(tx)?;
+    let (drop, build) = mih::maintenance(&current, size, seg_size);
+    for start in drop {
+        let s = index_to_sql(BACKEND, start)?;
+        tx.execute("DELETE FROM fp_rows WHERE seg = ?1", [s]).map_err(err)?;
+        tx.execute("DELETE FROM fp_segments WHERE start = ?1", [s]).map_err(err)?;
+    }
+    let mut ins_seg = tx
+        .prepare_cached("INSERT OR REPLACE INTO fp_segments (start, end, bits) VALUES (?1, ?2, ?3)")
+        .map_err(err)?;
+    let mut ins_row = tx
+        .prepare_cached("INSERT INTO fp_rows (seg, part, grp, postings) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(err)?;
+    for seg in build {
+        let s = index_to_sql(BACKEND, seg.start)?;
+        tx.execute("DELETE FROM fp_rows WHERE seg = ?1", [s]).map_err(err)?;
+        let fps = fingerprints_range(tx, seg.start, seg.end)?;
+        for (part, grp, blob) in mih::build(&seg, &fps) {
+            ins_row.execute(params![s, part, grp, blob]).map_err(err)?;
+        }
+        ins_seg.execute(params![s, index_to_sql(BACKEND, seg.end)?, seg.bits]).map_err(err)?;
+    }
+    Ok(())
+}
 
 impl SqliteStore {
-    /// One append transaction; `check_existing` looks every content ID up first.
-    fn append_tx(&mut self, records: &[Vec<u8>], check_existing: bool) -> Result<Vec<u64>> {
+    fn append_tx(&mut self, records: &[Vec<u8>]) -> Result<Vec<u64>> {
         // IMMEDIATE takes the write lock up front, so the size read below cannot go stale.
         let tx =
             self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         let size = Self::size_in(&tx)?;
         let frontier = read_frontier(size, |ids| hashes_in(&tx, ids))?;
         let plan = {
+            let mut find_new =
+                tx.prepare_cached("SELECT idx FROM ids_new WHERE content_id = ?1").map_err(err)?;
             let mut find =
-                tx.prepare_cached("SELECT idx FROM records WHERE content_id = ?1").map_err(err)?;
+                tx.prepare_cached("SELECT idx FROM ids WHERE content_id = ?1").map_err(err)?;
             plan_append(size, &frontier, records, |id| {
-                if !check_existing {
-                    return Ok(None);
+                let k = id_to_sql(id);
+                let mut i: Option<i64> =
+                    find_new.query_row([k], |r| r.get(0)).optional().map_err(err)?;
+                if i.is_none() {
+                    i = find.query_row([k], |r| r.get(0)).optional().map_err(err)?;
                 }
-                let i: Option<i64> =
-                    find.query_row([id_to_sql(id)], |r| r.get(0)).optional().map_err(err)?;
                 i.map(|i| index_from_sql(BACKEND, i)).transpose()
             })?
         };
+        if plan.new_records.is_empty() {
+            tx.commit().map_err(err)?;
+            return Ok(plan.indexes);
+        }
         {
             let mut ins = tx
                 .prepare_cached(
                     "INSERT INTO records (idx, content_id, media_key, record) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(err)?;
-            let mut ins_fp = tx
-                .prepare_cached("INSERT INTO fingerprints (idx, fp) VALUES (?1, ?2)")
+            let mut ins_id = tx
+                .prepare_cached("INSERT INTO ids_new (content_id, idx) VALUES (?1, ?2)")
+                .map_err(err)?;
+            let mut ins_media = tx
+                .prepare_cached("INSERT INTO media_new (media_key, idx) VALUES (?1, ?2)")
                 .map_err(err)?;
             for r in &plan.new_records {
                 let idx = index_to_sql(BACKEND, r.index)?;
-                let key = id_to_sql(media_key(&r.media_sha256));
-                match ins.execute(params![idx, id_to_sql(r.content_id), key, r.bytes]) {
-                    Ok(_) => {}
-                    Err(rusqlite::Error::SqliteFailure(e, _))
-                        if !check_existing
-                            && e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
-                    {
-                        // Dropping `tx` rolls the batch back.
-                        return Err(Error::Storage { backend: BACKEND, reason: DUPLICATE.into() });
-                    }
-                    Err(e) => return Err(err(e)),
-                }
-                if let Some(fp) = &r.fingerprint {
-                    ins_fp.execute(params![idx, &fp[..]]).map_err(err)?;
-                }
+                let (id, key) = (id_to_sql(r.content_id), id_to_sql(media_key(&r.media_sha256)));
+                ins.execute(params![idx, id, key, r.bytes]).map_err(err)?;
+                ins_id.execute(params![id, idx]).map_err(err)?;
+                ins_media.execute(params![key, idx]).map_err(err)?;
             }
-            let mut ins_h =
-                tx.prepare_cached("INSERT INTO hashes (i, h) VALUES (?1, ?2)").map_err(err)?;
-            for (k, h) in plan.new_hashes.iter().enumerate() {
-                let i = index_to_sql(BACKEND, plan.first_hash_index + k as u64)?;
-                ins_h.execute(params![i, &h[..]]).map_err(err)?;
+            let partial: Vec<u8> = if plan.first_hash_index % HASH_TILE == 0 {
+                Vec::new()
+            } else {
+                tx.query_row(
+                    "SELECT hashes FROM hash_tiles WHERE tile = ?1",
+                    [index_to_sql(BACKEND, plan.first_hash_index / HASH_TILE)?],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(err)?
+                .unwrap_or_default()
+            };
+            if partial.len() as u64 != (plan.first_hash_index % HASH_TILE) * 32 {
+                return Err(Error::integrity("the last hash tile has the wrong length"));
+            }
+            let mut put = tx
+                .prepare_cached("INSERT OR REPLACE INTO hash_tiles (tile, hashes) VALUES (?1, ?2)")
+                .map_err(err)?;
+            for (tile, bytes) in tiles_to_write(plan.first_hash_index, &plan.new_hashes, partial) {
+                put.execute(params![index_to_sql(BACKEND, tile)?, bytes]).map_err(err)?;
             }
         }
+        let lsm_from = meta(&tx, "lsm_from")?;
+        if plan.new_size - lsm_from >= self.lookup_merge.max(plan.new_size / 8) {
+            tx.execute_batch(
+                "INSERT INTO ids (content_id, idx) SELECT content_id, idx FROM ids_new;
+                 DELETE FROM ids_new;
+                 INSERT INTO media (media_key, idx) SELECT media_key, idx FROM media_new;
+                 DELETE FROM media_new;",
+            )
+            .map_err(err)?;
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'lsm_from'",
+                [index_to_sql(BACKEND, plan.new_size)?],
+            )
+            .map_err(err)?;
+        }
+        maintain_segments(&tx, plan.new_size, self.segment)?;
         tx.commit().map_err(err)?;
         Ok(plan.indexes)
+    }
+}
+
+impl mih::Source for SqliteStore {
+    fn rows(&mut self, seg: &Segment, part: u32, groups: &[u32]) -> Result<Vec<(u32, Vec<u8>)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT postings FROM fp_rows WHERE seg = ?1 AND part = ?2 AND grp = ?3",
+            )
+            .map_err(err)?;
+        let s = index_to_sql(BACKEND, seg.start)?;
+        let mut out = Vec::with_capacity(groups.len());
+        for &g in groups {
+            if let Some(b) = stmt
+                .query_row(params![s, part, g], |r| r.get::<_, Vec<u8>>(0))
+                .optional()
+                .map_err(err)?
+            {
+                out.push((g, b));
+            }
+        }
+        Ok(out)
+    }
+
+    fn fingerprints(&mut self, indexes: &[u64]) -> Result<Vec<(u64, [u8; 32])>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT record FROM records WHERE idx = ?1").map_err(err)?;
+        let mut out = Vec::with_capacity(indexes.len());
+        for &i in indexes {
+            let mut rows = stmt.query([index_to_sql(BACKEND, i)?]).map_err(err)?;
+            if let Some(row) = rows.next().map_err(err)? {
+                let rec = row
+                    .get_ref(0)
+                    .map_err(err)?
+                    .as_blob()
+                    .map_err(|e| Error::Storage { backend: BACKEND, reason: e.to_string() })?;
+                if let Some((_, _, Some(fp))) = indexed_fields(rec) {
+                    out.push((i, fp));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn scan(&mut self, start: u64, end: u64, q: &[u8; 32], r: u32) -> Result<Option<(u32, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT idx, record FROM records WHERE idx >= ?1 AND idx < ?2")
+            .map_err(err)?;
+        let mut rows = stmt
+            .query([
+                index_to_sql(BACKEND, start)?,
+                index_to_sql(BACKEND, end.min(i64::MAX as u64))?,
+            ])
+            .map_err(err)?;
+        let mut best: Option<(u32, u64)> = None;
+        while let Some(row) = rows.next().map_err(err)? {
+            let rec = row
+                .get_ref(1)
+                .map_err(err)?
+                .as_blob()
+                .map_err(|e| Error::Storage { backend: BACKEND, reason: e.to_string() })?;
+            if let Some((_, _, Some(fp))) = indexed_fields(rec) {
+                let d = hamming(q, &fp);
+                if d <= r {
+                    let i = index_from_sql(BACKEND, row.get(0).map_err(err)?)?;
+                    if best.is_none_or(|b| (d, i) < b) {
+                        best = Some((d, i));
+                    }
+                }
+            }
+        }
+        Ok(best)
     }
 }
 
@@ -152,15 +425,7 @@ impl LogStore for SqliteStore {
     }
 
     fn append(&mut self, records: &[Vec<u8>]) -> Result<Vec<u64>> {
-        // Optimistic first: assume no content ID is already logged (the common case) and
-        // let the unique index object if one is; then redo the batch checking each ID.
-        // This saves one index lookup per record on the fast path.
-        match self.append_tx(records, false) {
-            Err(Error::Storage { reason, .. }) if reason == DUPLICATE => {
-                self.append_tx(records, true)
-            }
-            other => other,
-        }
+        self.append_tx(records)
     }
 
     fn records(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
@@ -182,55 +447,54 @@ impl LogStore for SqliteStore {
     }
 
     fn stored_hash_range(&mut self, start: u64, end: u64) -> Result<Vec<Hash>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT h FROM hashes WHERE i >= ?1 AND i < ?2 ORDER BY i")
-            .map_err(err)?;
-        let rows = stmt
-            .query_map(
-                [index_to_sql(BACKEND, start)?, index_to_sql(BACKEND, end.min(i64::MAX as u64))?],
-                |r| r.get::<_, Vec<u8>>(0),
-            )
-            .map_err(err)?;
-        rows.map(|r| r.map_err(err).and_then(|h| to_hash(BACKEND, &h))).collect()
+        tile_range(&self.conn, start, end)
     }
 
     fn stored_hash_count(&mut self) -> Result<u64> {
-        let n: i64 =
-            self.conn.query_row("SELECT COUNT(*) FROM hashes", [], |r| r.get(0)).map_err(err)?;
-        index_from_sql(BACKEND, n)
+        let last: Option<(i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT tile, length(hashes) FROM hash_tiles ORDER BY tile DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        let Some((tile, len)) = last else { return Ok(0) };
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM hash_tiles", [], |r| r.get(0))
+            .map_err(err)?;
+        // Every tile but the last is full; a gap or a short tile in the middle shows as a
+        // count that does not match.
+        let (tile, n) = (index_from_sql(BACKEND, tile)?, index_from_sql(BACKEND, n)?);
+        if n != tile + 1 {
+            return Ok(n.saturating_sub(1) * HASH_TILE + index_from_sql(BACKEND, len)? / 32);
+        }
+        Ok(tile * HASH_TILE + index_from_sql(BACKEND, len)? / 32)
     }
 
     fn index_rows(&mut self, start: u64, end: u64) -> Result<Vec<IndexRow>> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT r.idx, r.content_id, r.media_key, f.fp FROM records r \
-                 LEFT JOIN fingerprints f ON f.idx = r.idx \
-                 WHERE r.idx >= ?1 AND r.idx < ?2 ORDER BY r.idx",
+                "SELECT idx, content_id, media_key FROM records \
+                 WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
             )
             .map_err(err)?;
         let rows = stmt
             .query_map(
                 [index_to_sql(BACKEND, start)?, index_to_sql(BACKEND, end.min(i64::MAX as u64))?],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, Option<Vec<u8>>>(3)?,
-                    ))
-                },
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
             )
             .map_err(err)?;
         let mut out = Vec::new();
         for row in rows {
-            let (idx, id, sha, fp) = row.map_err(err)?;
+            let (idx, id, sha) = row.map_err(err)?;
             out.push(IndexRow {
                 index: index_from_sql(BACKEND, idx)?,
                 content_id: id_from_sql(id),
                 media_key: id_from_sql(sha),
-                fingerprint: fp.map(|f| to_hash(BACKEND, &f)).transpose()?,
             });
         }
         Ok(out)
@@ -240,8 +504,16 @@ impl LogStore for SqliteStore {
         let n: i64 = self
             .conn
             .query_row(
-                "SELECT COUNT(*) FROM fingerprints f WHERE NOT EXISTS \
-                 (SELECT 1 FROM records r WHERE r.idx = f.idx)",
+                "SELECT
+                   (SELECT COUNT(*) FROM records r WHERE
+                      NOT EXISTS (SELECT 1 FROM ids i WHERE i.content_id = r.content_id AND i.idx = r.idx)
+                      AND NOT EXISTS (SELECT 1 FROM ids_new i WHERE i.content_id = r.content_id AND i.idx = r.idx))
+                 + (SELECT COUNT(*) FROM records r WHERE
+                      NOT EXISTS (SELECT 1 FROM media m WHERE m.media_key = r.media_key AND m.idx = r.idx)
+                      AND NOT EXISTS (SELECT 1 FROM media_new m WHERE m.media_key = r.media_key AND m.idx = r.idx))
+                 + abs((SELECT COUNT(*) FROM ids) + (SELECT COUNT(*) FROM ids_new) - (SELECT COUNT(*) FROM records))
+                 + abs((SELECT COUNT(*) FROM media) + (SELECT COUNT(*) FROM media_new) - (SELECT COUNT(*) FROM records))
+                 + (SELECT COUNT(*) FROM fp_rows f WHERE NOT EXISTS (SELECT 1 FROM fp_segments s WHERE s.start = f.seg))",
                 [],
                 |r| r.get(0),
             )
@@ -249,21 +521,53 @@ impl LogStore for SqliteStore {
         index_from_sql(BACKEND, n)
     }
 
-    fn find_content_id(&mut self, content_id: u64) -> Result<Option<u64>> {
-        let i: Option<i64> = self
+    fn fingerprint_segments(&mut self) -> Result<Vec<Segment>> {
+        segments_in(&self.conn)
+    }
+
+    fn fingerprint_rows(&mut self, start: u64) -> Result<Vec<mih::PostingRow>> {
+        let mut stmt = self
             .conn
-            .prepare_cached("SELECT idx FROM records WHERE content_id = ?1")
-            .map_err(err)?
-            .query_row([id_to_sql(content_id)], |r| r.get(0))
-            .optional()
+            .prepare_cached(
+                "SELECT part, grp, postings FROM fp_rows WHERE seg = ?1 ORDER BY part, grp",
+            )
             .map_err(err)?;
-        i.map(|i| index_from_sql(BACKEND, i)).transpose()
+        let rows = stmt
+            .query_map([index_to_sql(BACKEND, start)?], |r| {
+                Ok((r.get::<_, u32>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?))
+            })
+            .map_err(err)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(err)
+    }
+
+    fn find_content_id(&mut self, content_id: u64) -> Result<Option<u64>> {
+        let k = id_to_sql(content_id);
+        for sql in [
+            "SELECT idx FROM ids_new WHERE content_id = ?1",
+            "SELECT idx FROM ids WHERE content_id = ?1",
+        ] {
+            let i: Option<i64> = self
+                .conn
+                .prepare_cached(sql)
+                .map_err(err)?
+                .query_row([k], |r| r.get(0))
+                .optional()
+                .map_err(err)?;
+            if let Some(i) = i {
+                return index_from_sql(BACKEND, i).map(Some);
+            }
+        }
+        Ok(None)
     }
 
     fn find_media_sha256(&mut self, sha256: &Hash) -> Result<Vec<u64>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT idx, record FROM records WHERE media_key = ?1 ORDER BY idx")
+            .prepare_cached(
+                "SELECT r.idx, r.record FROM records r WHERE r.idx IN \
+                 (SELECT idx FROM media WHERE media_key = ?1 \
+                  UNION SELECT idx FROM media_new WHERE media_key = ?1) ORDER BY r.idx",
+            )
             .map_err(err)?;
         let rows = stmt
             .query_map([id_to_sql(media_key(sha256))], |r| {
@@ -285,24 +589,10 @@ impl LogStore for SqliteStore {
         fingerprint: &[u8; 32],
         max_distance: u32,
     ) -> Result<Option<(u64, u32)>> {
-        let mut stmt = self.conn.prepare_cached("SELECT idx, fp FROM fingerprints").map_err(err)?;
-        let mut rows = stmt.query([]).map_err(err)?;
-        let mut best: Option<(u32, i64)> = None;
-        while let Some(row) = rows.next().map_err(err)? {
-            let fp = row
-                .get_ref(1)
-                .map_err(err)?
-                .as_blob()
-                .map_err(|e| Error::Storage { backend: BACKEND, reason: e.to_string() })?;
-            let d = hamming(fingerprint, fp);
-            if d <= max_distance {
-                let idx: i64 = row.get(0).map_err(err)?;
-                if best.is_none_or(|b| (d, idx) < b) {
-                    best = Some((d, idx));
-                }
-            }
-        }
-        best.map(|(d, i)| index_from_sql(BACKEND, i).map(|i| (i, d))).transpose()
+        let segments = segments_in(&self.conn)?;
+        let size = Self::size_in(&self.conn)?;
+        let tail = segments.last().map_or(0, |s| s.end);
+        mih::nearest(self, &segments, tail, size, fingerprint, max_distance)
     }
 
     fn add_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<()> {
