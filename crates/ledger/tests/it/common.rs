@@ -139,6 +139,13 @@ impl PgSchema {
         Ledger::new(Box::new(store))
     }
 
+    /// A writer with the default index sizes (for the scale tests).
+    pub fn open_default(&self) -> Ledger {
+        Ledger::new(Box::new(
+            PostgresStore::connect_in_schema(&self.url, Some(&self.schema)).unwrap(),
+        ))
+    }
+
     pub fn client(&self) -> postgres::Client {
         let mut c = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
         c.batch_execute(&format!("SET search_path TO {}", self.schema)).unwrap();
