@@ -112,6 +112,17 @@ impl LogStore for MemoryStore {
         Ok(Vec::new())
     }
 
+    fn fingerprint_tiles(&mut self, first: u64, last: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        // Made on demand from the fingerprints (nothing stored to disagree).
+        let tile = super::mih::FP_TILE;
+        let (s, e) = clamp(
+            first.saturating_mul(tile),
+            last.saturating_add(1).saturating_mul(tile),
+            self.fingerprints.len(),
+        );
+        Ok(super::mih::tiles_to_write(s as u64, &self.fingerprints[s..e], Vec::new()))
+    }
+
     fn find_content_id(&mut self, content_id: u64) -> Result<Option<u64>> {
         Ok(self.by_id.get(&content_id).copied())
     }

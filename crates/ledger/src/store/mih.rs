@@ -39,6 +39,12 @@ const GROUP_BITS: u32 = 6;
 pub(crate) const MAX_SEGMENT: u64 = 1 << 26;
 /// How many equal-size trailing segments are merged into one.
 const MERGE_FANOUT: usize = 4;
+/// How many packed fingerprints a scan reads in the time of one index probe.
+const PROBE_COST: u64 = 64;
+/// Records per fingerprint tile ([`FP_TILE_HEADER`] presence bits, then 32 bytes each).
+pub const FP_TILE: u64 = 1024;
+/// Bytes of presence bitmap at the start of a fingerprint tile.
+pub const FP_TILE_HEADER: usize = (FP_TILE / 8) as usize;
 /// The default number of records per newly built segment.
 pub const DEFAULT_SEGMENT: u64 = 1 << 16;
 
@@ -208,8 +214,11 @@ pub fn plan(seg: &Segment, q: &[u8; 32], r: u32) -> Plan {
     let lens: Vec<u32> = layout.iter().map(|&(_, l)| l).collect();
     let n = seg.end.saturating_sub(seg.start);
     let Some((t, probes)) = radii(&lens, r) else { return Plan::Scan };
-    // A probe (a row read) costs about as much as reading a few records in a scan.
-    if probes.saturating_mul(4) > n {
+    // Each probe reads a row and yields about n / 2^b candidates, each a record read; a
+    // row or record read costs about as much as scanning PROBE_COST packed fingerprints
+    // (measured on SQLite: ~3 µs against ~30 ns). Scan when that is cheaper.
+    let per_probe = 1 + (n >> seg.bits.min(63));
+    if probes.saturating_mul(per_probe).saturating_mul(PROBE_COST) > n {
         return Plan::Scan;
     }
     let w = words(q);
@@ -250,9 +259,102 @@ pub(crate) trait Source {
     fn rows(&mut self, seg: &Segment, part: u32, groups: &[u32]) -> Result<Vec<(u32, Vec<u8>)>>;
     /// The fingerprints of these records (records without one are left out).
     fn fingerprints(&mut self, indexes: &[u64]) -> Result<Vec<(u64, [u8; 32])>>;
-    /// The nearest fingerprint within `r` among records `[start, end)`, by linear scan:
-    /// `(distance, index)`, lowest index on ties.
-    fn scan(&mut self, start: u64, end: u64, q: &[u8; 32], r: u32) -> Result<Option<(u32, u64)>>;
+    /// Fingerprint tiles `first..=last` that exist, `(tile, bytes)` ascending.
+    fn tiles(&mut self, first: u64, last: u64) -> Result<Vec<(u64, Vec<u8>)>>;
+
+    /// The nearest fingerprint within `r` among records `[start, end)`, by a scan of the
+    /// packed tiles: `(distance, index)`, lowest index on ties.
+    fn scan(&mut self, start: u64, end: u64, q: &[u8; 32], r: u32) -> Result<Option<(u32, u64)>> {
+        if start >= end {
+            return Ok(None);
+        }
+        let mut best: Option<(u32, u64)> = None;
+        // A few tiles per read keeps memory small at any log size.
+        let mut t = start / FP_TILE;
+        let last = (end - 1) / FP_TILE;
+        while t <= last {
+            let upto = (t + 15).min(last);
+            for (tile, bytes) in self.tiles(t, upto)? {
+                scan_tile(tile, &bytes, start, end, q, r, &mut best);
+            }
+            t = upto + 1;
+        }
+        Ok(best)
+    }
+}
+
+/// Scans one fingerprint tile for records in `[start, end)` within `r` of `q`.
+pub fn scan_tile(
+    tile: u64,
+    bytes: &[u8],
+    start: u64,
+    end: u64,
+    q: &[u8; 32],
+    r: u32,
+    best: &mut Option<(u32, u64)>,
+) {
+    let Some((bits, fps)) = bytes.split_at_checked(FP_TILE_HEADER) else { return };
+    let first = tile * FP_TILE;
+    let qw = words(q);
+    for (k, c) in fps.chunks_exact(32).enumerate() {
+        let i = first + k as u64;
+        if i < start || i >= end || bits[k / 8] & (0x80 >> (k % 8)) == 0 {
+            continue;
+        }
+        let mut f = [0u8; 32];
+        f.copy_from_slice(c);
+        let w = words(&f);
+        let d = (0..4).map(|j| (w[j] ^ qw[j]).count_ones()).sum::<u32>();
+        if d <= r && best.is_none_or(|b| (d, i) < b) {
+            *best = Some((d, i));
+        }
+    }
+}
+
+/// The fingerprint tiles an append writes: new records from `first` (their fingerprints,
+/// if any), given the current bytes of the partial last tile (empty at a tile boundary).
+#[must_use]
+pub fn tiles_to_write(
+    first: u64,
+    fps: &[Option<[u8; 32]>],
+    partial: Vec<u8>,
+) -> Vec<(u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut tile = first / FP_TILE;
+    let mut cur = partial;
+    let mut at = first;
+    for fp in fps {
+        if cur.is_empty() {
+            cur = vec![0u8; FP_TILE_HEADER];
+        }
+        let k = (at % FP_TILE) as usize;
+        if let Some(fp) = fp {
+            cur[k / 8] |= 0x80 >> (k % 8);
+            cur.extend_from_slice(fp);
+        } else {
+            cur.extend_from_slice(&[0u8; 32]);
+        }
+        at += 1;
+        if at % FP_TILE == 0 {
+            out.push((tile, std::mem::take(&mut cur)));
+            tile += 1;
+        }
+    }
+    if !cur.is_empty() {
+        out.push((tile, cur));
+    }
+    out
+}
+
+/// Whether a partial tile has the length a tile of `first % FP_TILE` records has.
+#[must_use]
+pub fn partial_tile_ok(first: u64, partial: &[u8]) -> bool {
+    let k = (first % FP_TILE) as usize;
+    if k == 0 {
+        partial.is_empty()
+    } else {
+        partial.len() == FP_TILE_HEADER + 32 * k
+    }
 }
 
 /// The nearest fingerprint within `max` of `q`: segments in index order, then the tail

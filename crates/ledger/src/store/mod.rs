@@ -106,6 +106,13 @@ pub trait LogStore: Send {
     /// [`Error::Storage`] on backend failure.
     fn fingerprint_segments(&mut self) -> Result<Vec<mih::Segment>>;
 
+    /// Packed fingerprint tiles `first..=last` ([`mih::FP_TILE`] records each) that
+    /// exist, ascending.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] on backend failure.
+    fn fingerprint_tiles(&mut self, first: u64, last: u64) -> Result<Vec<(u64, Vec<u8>)>>;
+
     /// The stored rows of the fingerprint-index segment that starts at `start`, ordered by
     /// part and group (what [`mih::build`] makes from the segment's records).
     ///

@@ -16,13 +16,12 @@ use postgres::{Client, NoTls};
 
 use super::mih::{self, Segment};
 use super::{
-    hamming, has_media_hash, hashes_from_tiles, id_from_sql, id_to_sql, index_from_sql,
-    index_to_sql, media_key, plan_append, read_frontier, tiles_to_write, to_hash, IndexRow,
-    LogStore, HASH_TILE,
+    has_media_hash, hashes_from_tiles, id_from_sql, id_to_sql, index_from_sql, index_to_sql,
+    media_key, plan_append, read_frontier, tiles_to_write, to_hash, IndexRow, LogStore, HASH_TILE,
 };
 use crate::checkpoint::Checkpoint;
 use crate::merkle::Hash;
-use crate::record::{indexed_fields, OFF_FINGERPRINT_FLAG};
+use crate::record::indexed_fields;
 use crate::{Error, Result};
 
 const BACKEND: &str = "postgres";
@@ -42,6 +41,9 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_media_key ON records (media_key);
 CREATE TABLE IF NOT EXISTS hash_tiles (
     tile BIGINT PRIMARY KEY WITH (fillfactor = 100), hashes BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fp_tiles (
+    tile BIGINT PRIMARY KEY WITH (fillfactor = 100), fps BYTEA NOT NULL
 );
 CREATE TABLE IF NOT EXISTS fp_segments (
     start BIGINT PRIMARY KEY, \"end\" BIGINT NOT NULL, bits INTEGER NOT NULL
@@ -125,8 +127,11 @@ impl PostgresStore {
         if new_tiles {
             // Hashes do not compress: store the tiles out of line without trying. (Only
             // when the table is new: the ALTER locks the table against running appends.)
-            tx.batch_execute("ALTER TABLE hash_tiles ALTER COLUMN hashes SET STORAGE EXTERNAL")
-                .map_err(err)?;
+            tx.batch_execute(
+                "ALTER TABLE hash_tiles ALTER COLUMN hashes SET STORAGE EXTERNAL;
+                 ALTER TABLE fp_tiles ALTER COLUMN fps SET STORAGE EXTERNAL;",
+            )
+            .map_err(err)?;
         }
         if v1 {
             tx.batch_execute(MIGRATE_V1).map_err(err)?;
@@ -134,6 +139,19 @@ impl PostgresStore {
                 BACKEND,
                 tx.query_one("SELECT size FROM log_state WHERE id = 1", &[]).map_err(err)?.get(0),
             )?;
+            let mut at = 0;
+            while at < size {
+                let end = (at + 64 * mih::FP_TILE).min(size);
+                let mut opts = vec![None; usize::try_from(end - at).unwrap_or(0)];
+                for (i, fp) in fingerprints_range(&mut tx, at, end)? {
+                    if let Some(slot) = opts.get_mut(usize::try_from(i - at).unwrap_or(usize::MAX))
+                    {
+                        *slot = Some(fp);
+                    }
+                }
+                write_fp_tiles(&mut tx, at, &opts)?;
+                at = end;
+            }
             maintain_segments(&mut tx, size, mih::DEFAULT_SEGMENT)?;
         }
         tx.commit().map_err(err)?;
@@ -185,6 +203,53 @@ fn fingerprints_range(
         }
     }
     Ok(out)
+}
+
+/// Appends the fingerprints of records `first..` to the packed tiles.
+fn write_fp_tiles(
+    tx: &mut postgres::Transaction<'_>,
+    first: u64,
+    fps: &[Option<[u8; 32]>],
+) -> Result<()> {
+    let partial: Vec<u8> = if first % mih::FP_TILE == 0 {
+        Vec::new()
+    } else {
+        tx.query_opt(
+            "SELECT fps FROM fp_tiles WHERE tile = $1",
+            &[&index_to_sql(BACKEND, first / mih::FP_TILE)?],
+        )
+        .map_err(err)?
+        .map(|r| r.get(0))
+        .unwrap_or_default()
+    };
+    if !mih::partial_tile_ok(first, &partial) {
+        return Err(Error::integrity("the last fingerprint tile has the wrong length"));
+    }
+    let tiles = mih::tiles_to_write(first, fps, partial);
+    let ti: Vec<i64> =
+        tiles.iter().map(|(t, _)| index_to_sql(BACKEND, *t)).collect::<Result<_>>()?;
+    let tb: Vec<&[u8]> = tiles.iter().map(|(_, b)| b.as_slice()).collect();
+    tx.execute(
+        "INSERT INTO fp_tiles (tile, fps) SELECT * FROM UNNEST($1::bigint[], $2::bytea[]) \
+         ON CONFLICT (tile) DO UPDATE SET fps = EXCLUDED.fps",
+        &[&ti, &tb],
+    )
+    .map_err(err)?;
+    Ok(())
+}
+
+fn fp_tiles_in(
+    client: &mut impl postgres::GenericClient,
+    first: u64,
+    last: u64,
+) -> Result<Vec<(u64, Vec<u8>)>> {
+    let rows = client
+        .query(
+            "SELECT tile, fps FROM fp_tiles WHERE tile >= $1 AND tile <= $2 ORDER BY tile",
+            &[&index_to_sql(BACKEND, first)?, &index_to_sql(BACKEND, last.min(i64::MAX as u64))?],
+        )
+        .map_err(err)?;
+    rows.iter().map(|r| Ok((index_from_sql(BACKEND, r.get(0))?, r.get(1)))).collect()
 }
 
 /// Builds and drops fingerprint-index segments as [`mih::maintenance`] says.
@@ -331,6 +396,9 @@ impl LogStore for PostgresStore {
             .map_err(err)?;
         }
         if !plan.new_records.is_empty() {
+            let fps: Vec<Option<[u8; 32]>> =
+                plan.new_records.iter().map(|r| r.fingerprint).collect();
+            write_fp_tiles(&mut tx, size, &fps)?;
             maintain_segments(&mut tx, plan.new_size, self.segment)?;
         }
         let new_size = index_to_sql(BACKEND, plan.new_size)?;
@@ -465,6 +533,10 @@ impl LogStore for PostgresStore {
         segments_in(&mut self.client)
     }
 
+    fn fingerprint_tiles(&mut self, first: u64, last: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        fp_tiles_in(&mut self.client, first, last)
+    }
+
     fn fingerprint_rows(&mut self, start: u64) -> Result<Vec<mih::PostingRow>> {
         let rows = self
             .client
@@ -568,26 +640,7 @@ impl mih::Source for PostgresStore {
         Ok(out)
     }
 
-    fn scan(&mut self, start: u64, end: u64, q: &[u8; 32], r: u32) -> Result<Option<(u32, u64)>> {
-        // The distance is computed in the server (bit_count over XORed bit strings), so
-        // only the best row crosses the network.
-        let (s, e) = range_args(start, end)?;
-        let flag = i32::try_from(OFF_FINGERPRINT_FLAG).unwrap_or(0);
-        let row = self
-            .client
-            .query_opt(
-                "SELECT idx, fp FROM (SELECT idx, fp, \
-                   bit_count(('x' || encode(fp, 'hex'))::bit(256) # ('x' || $3)::bit(256)) AS d \
-                   FROM (SELECT idx, substring(record from $5 + 2 for 32) AS fp FROM records \
-                         WHERE idx >= $1 AND idx < $2 AND get_byte(record, $5) = 1) f) t \
-                 WHERE d <= $4 ORDER BY d, idx LIMIT 1",
-                &[&s, &e, &hex::encode(q), &i64::from(r), &flag],
-            )
-            .map_err(err)?;
-        row.map(|row| {
-            let fp: &[u8] = row.get(1);
-            index_from_sql(BACKEND, row.get(0)).map(|i| (hamming(q, fp), i))
-        })
-        .transpose()
+    fn tiles(&mut self, first: u64, last: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        fp_tiles_in(&mut self.client, first, last)
     }
 }

@@ -309,7 +309,10 @@ fn postgres_million_records_four_writers() {
         let idx = l.store_mut().find_content_id(common::mix(n)).unwrap().unwrap();
         assert!(n % 3 == 0 || hit == Some((idx, 4)), "{n}: {hit:?}");
     }
-    eprintln!("nearest fingerprint r48, 11 queries: {:.1} ms each", t.elapsed().as_secs_f64() * 1e3 / 11.0);
+    eprintln!(
+        "nearest fingerprint r48, 11 queries: {:.1} ms each",
+        t.elapsed().as_secs_f64() * 1e3 / 11.0
+    );
 }
 
 /// SQLite at scale, in-process: 1,000,000 records in batches of 10,000, then verify.
@@ -319,7 +322,8 @@ fn postgres_million_records_four_writers() {
 fn sqlite_million_records() {
     let dir = tempfile::tempdir().unwrap();
     let mut b = common::sqlite();
-    b.ledger = provmark_ledger::open(&format!("sqlite:{}", dir.path().join("m.db").display())).unwrap();
+    b.ledger =
+        provmark_ledger::open(&format!("sqlite:{}", dir.path().join("m.db").display())).unwrap();
     let start = std::time::Instant::now();
     for k in 0..100u64 {
         b.ledger.append_batch(&records(k * 10_000..(k + 1) * 10_000)).unwrap();

@@ -180,6 +180,21 @@ fn check_all(l: &mut Ledger, raw: &mut dyn Raw, v: &NoteVerifier, every_record_b
     raw.exec("UPDATE records SET content_id = content_id - 1 WHERE idx = 5");
     assert!(l.verify(Some(v)).unwrap().is_ok());
 
+    // Packed fingerprints: a byte of some entries, and a presence bit of a record without.
+    let orig = raw.get_blob("fp_tiles", "fps", "tile", 0);
+    for k in [4usize, 11, 23] {
+        let mut bad = orig.clone();
+        bad[128 + 32 * k + 7] ^= 2;
+        raw.set_blob("fp_tiles", "fps", "tile", 0, &bad);
+        expect(l, v, ProblemKind::Index, k as u64, &format!("packed fingerprint {k}"));
+    }
+    let mut bad = orig.clone();
+    bad[0] ^= 0x80 >> 3;
+    raw.set_blob("fp_tiles", "fps", "tile", 0, &bad);
+    expect(l, v, ProblemKind::Index, 3, "presence bit of a record without fingerprint");
+    raw.set_blob("fp_tiles", "fps", "tile", 0, &orig);
+    assert!(l.verify(Some(v)).unwrap().is_ok());
+
     // The fingerprint index: every stored posting of the first segment, one bit each.
     let rows = raw.fp_rows(0);
     assert!(!rows.is_empty(), "the test log has fingerprint segments");

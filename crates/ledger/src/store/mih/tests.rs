@@ -36,6 +36,7 @@ fn flip(base: &[u8; 32], d: u32, seed: u64) -> [u8; 32] {
 /// An in-memory [`Source`] over the rows `build` makes, to test the search by itself.
 struct Mem {
     fps: Vec<(u64, [u8; 32])>,
+    tiles: Vec<(u64, Vec<u8>)>,
     rows: std::collections::HashMap<(u64, u32, u32), Vec<u8>>,
     probes: usize,
 }
@@ -51,15 +52,36 @@ impl Source for Mem {
     fn fingerprints(&mut self, indexes: &[u64]) -> Result<Vec<(u64, [u8; 32])>> {
         Ok(self.fps.iter().filter(|(i, _)| indexes.binary_search(i).is_ok()).copied().collect())
     }
-    fn scan(&mut self, start: u64, end: u64, q: &[u8; 32], r: u32) -> Result<Option<(u32, u64)>> {
-        Ok(self
-            .fps
-            .iter()
-            .filter(|(i, _)| *i >= start && *i < end)
-            .map(|(i, f)| (crate::store::hamming(q, f), *i))
-            .filter(|&(d, _)| d <= r)
-            .min())
+    fn tiles(&mut self, first: u64, last: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        Ok(self.tiles.iter().filter(|(t, _)| *t >= first && *t <= last).cloned().collect())
     }
+}
+
+fn tiles_of(fps: &[(u64, [u8; 32])], size: u64) -> Vec<(u64, Vec<u8>)> {
+    let mut all = vec![None; size as usize];
+    for (i, f) in fps {
+        all[*i as usize] = Some(*f);
+    }
+    // Written in uneven appends, as batches do.
+    let mut tiles: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut at = 0u64;
+    for len in [1u64, 700, 2_000, 3, 10_000] {
+        let end = (at + len).min(size);
+        let partial = match tiles.last() {
+            Some((t, b)) if *t == at / FP_TILE && at % FP_TILE != 0 => b.clone(),
+            _ => Vec::new(),
+        };
+        assert!(partial_tile_ok(at, &partial));
+        for (t, b) in tiles_to_write(at, &all[at as usize..end as usize], partial) {
+            match tiles.iter_mut().find(|(x, _)| *x == t) {
+                Some(slot) => slot.1 = b,
+                None => tiles.push((t, b)),
+            }
+        }
+        at = end;
+    }
+    assert_eq!(at, size);
+    tiles
 }
 
 fn brute(fps: &[(u64, [u8; 32])], q: &[u8; 32], r: u32) -> Option<(u64, u32)> {
@@ -156,7 +178,9 @@ fn nearest_equals_brute_force() {
         }
     }
     let tail = segs.last().unwrap().end;
-    let mut src = Mem { fps: fps.clone(), rows, probes: 0 };
+    let tiles = tiles_of(&fps, size);
+    assert_eq!(tiles.len() as u64, size.div_ceil(FP_TILE));
+    let mut src = Mem { fps: fps.clone(), tiles, rows, probes: 0 };
     for (k, &(of, d)) in planted.iter().enumerate() {
         for r in [0u32, 8, 16, 32, 48] {
             for q in

@@ -6,8 +6,12 @@
 
 use rusqlite::{params, TransactionBehavior};
 
-use super::{err, index_to_sql, maintain_segments, SqliteStore, BACKEND, SCHEMA};
+use super::{
+    err, fingerprints_range, index_to_sql, maintain_segments, write_fp_tiles, SqliteStore, BACKEND,
+    SCHEMA,
+};
 use crate::merkle::Hash;
+use crate::store::mih;
 use crate::store::tiles_to_write;
 use crate::{Error, Result};
 
@@ -48,6 +52,19 @@ pub(super) fn from_v1(store: &mut SqliteStore) -> Result<()> {
         }
     }
     let size = SqliteStore::size_in(&tx)?;
+    let mut at = 0;
+    while at < size {
+        let end = (at + 64 * mih::FP_TILE).min(size);
+        let fps = fingerprints_range(&tx, at, end)?;
+        let mut opts = vec![None; usize::try_from(end - at).unwrap_or(0)];
+        for (i, fp) in fps {
+            if let Some(slot) = opts.get_mut(usize::try_from(i - at).unwrap_or(usize::MAX)) {
+                *slot = Some(fp);
+            }
+        }
+        write_fp_tiles(&tx, at, &opts)?;
+        at = end;
+    }
     tx.execute_batch("DROP TABLE hashes; DROP TABLE IF EXISTS fingerprints;").map_err(err)?;
     tx.execute("UPDATE meta SET value = ?1 WHERE key = 'lsm_from'", [index_to_sql(BACKEND, size)?])
         .map_err(err)?;
