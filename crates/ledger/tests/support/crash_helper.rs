@@ -34,8 +34,32 @@ fn spread(n: u64) -> [u8; 32] {
     out
 }
 
+/// `ledger-crash-helper --nearest PATH N RADIUS`: one whole-process fingerprint lookup
+/// (for timings): the fingerprint of record `N` with 20 bits flipped, or, for `N = absent`,
+/// one that is far from every record. Prints the index and distance found.
+fn nearest(path: &str, n: &str, radius: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let mut fp = match n {
+        "absent" => [0x5a; 32],
+        n => spread(!n.parse::<u64>()?),
+    };
+    if n != "absent" {
+        for bit in 0..20usize {
+            fp[(bit * 11) % 32] ^= 1 << (bit % 8);
+        }
+    }
+    let mut store = SqliteStore::open(std::path::Path::new(path))?;
+    let found = provmark_ledger::LogStore::nearest_fingerprint(&mut store, &fp, radius.parse()?)?;
+    println!("{found:?}");
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, path, n, radius] = args.as_slice() {
+        if flag == "--nearest" {
+            return nearest(path, n, radius);
+        }
+    }
     let (path, batch_size, batches, sizes) = match args.as_slice() {
         [_, p, bs, b] => (p, bs, b, None),
         [_, p, bs, b, seg, merge] => (p, bs, b, Some((seg.parse::<u64>()?, merge.parse::<u64>()?))),
