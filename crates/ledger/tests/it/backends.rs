@@ -301,6 +301,18 @@ fn postgres_million_records_four_writers() {
         stats.record_bytes,
         stats.stored_hashes * 32
     );
+    let mut c = pg.client();
+    for r in c
+        .query(
+            "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY 2 DESC",
+            &[],
+        )
+        .unwrap()
+    {
+        eprintln!("  {}: {} bytes", r.get::<_, String>(0), r.get::<_, i64>(1));
+    }
     let t = std::time::Instant::now();
     for n in (0..WRITERS * PER_WRITER * BATCH).step_by(99_991) {
         let mut fp = common::record(n).fingerprint.map_or([0; 32], |f| f.0);
