@@ -124,17 +124,21 @@ pub fn build(seg: &Segment, fps: &[(u64, [u8; 32])]) -> Vec<PostingRow> {
         .map(|(i, fp)| (u32::try_from(i - seg.start).unwrap_or(u32::MAX), words(fp)))
         .collect();
     let mut rows = Vec::new();
-    let mut keyed: Vec<(u32, u32)> = Vec::with_capacity(ws.len());
+    // (value << 32 | offset) as one u64: sorting integers is several times faster than
+    // sorting pairs, and gives the same order.
+    let mut keyed: Vec<u64> = Vec::with_capacity(ws.len());
     for (p, &(start, len)) in layout.iter().enumerate() {
         keyed.clear();
-        keyed.extend(ws.iter().map(|(rel, w)| (bits_at(w, start, len), *rel)));
+        keyed.extend(
+            ws.iter().map(|(rel, w)| u64::from(bits_at(w, start, len)) << 32 | u64::from(*rel)),
+        );
         keyed.sort_unstable();
         let mut at = 0;
         while at < keyed.len() {
-            let grp = keyed[at].0 >> GROUP_BITS;
+            let grp = (keyed[at] >> 32) as u32 >> GROUP_BITS;
             let mut blob = Vec::new();
-            while at < keyed.len() && keyed[at].0 >> GROUP_BITS == grp {
-                let (v, rel) = keyed[at];
+            while at < keyed.len() && (keyed[at] >> 32) as u32 >> GROUP_BITS == grp {
+                let (v, rel) = ((keyed[at] >> 32) as u32, keyed[at] as u32);
                 blob.extend_from_slice(&(((v & 63) << 26) | rel).to_le_bytes());
                 at += 1;
             }
@@ -345,6 +349,26 @@ pub fn tiles_to_write(
         out.push((tile, cur));
     }
     out
+}
+
+/// `(index, fingerprint)` of the records in `[start, end)` that a tile holds.
+pub fn tile_fingerprints(
+    tile: u64,
+    bytes: &[u8],
+    start: u64,
+    end: u64,
+    out: &mut Vec<(u64, [u8; 32])>,
+) {
+    let Some((bits, fps)) = bytes.split_at_checked(FP_TILE_HEADER) else { return };
+    let first = tile * FP_TILE;
+    for (k, c) in fps.chunks_exact(32).enumerate() {
+        let i = first + k as u64;
+        if i >= start && i < end && bits[k / 8] & (0x80 >> (k % 8)) != 0 {
+            let mut f = [0u8; 32];
+            f.copy_from_slice(c);
+            out.push((i, f));
+        }
+    }
 }
 
 /// Whether a partial tile has the length a tile of `first % FP_TILE` records has.

@@ -260,8 +260,7 @@ pub(crate) fn hashes_from_tiles(
     tiles: impl IntoIterator<Item = (u64, Vec<u8>)>,
 ) -> Vec<Hash> {
     let mut out = Vec::new();
-    let mut want_tile = start / HASH_TILE;
-    for (tile, bytes) in tiles {
+    for (want_tile, (tile, bytes)) in (start / HASH_TILE..).zip(tiles) {
         if tile != want_tile || bytes.len() % 32 != 0 {
             break;
         }
@@ -278,7 +277,6 @@ pub(crate) fn hashes_from_tiles(
         if n < HASH_TILE || first + n >= end {
             break;
         }
-        want_tile += 1;
     }
     out
 }

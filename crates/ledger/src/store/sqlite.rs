@@ -38,6 +38,7 @@ use crate::record::indexed_fields;
 use crate::{Error, Result};
 
 mod migrate;
+mod runs;
 
 const BACKEND: &str = "sqlite";
 
@@ -54,11 +55,11 @@ CREATE TABLE IF NOT EXISTS records (
     record BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS hash_tiles (tile INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS ids (content_id INTEGER PRIMARY KEY, idx INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ids (tile INTEGER PRIMARY KEY, first INTEGER NOT NULL, entries BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS ids_first ON ids (first);
+CREATE TABLE IF NOT EXISTS media (tile INTEGER PRIMARY KEY, first INTEGER NOT NULL, entries BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS media_first ON media (first);
 CREATE TABLE IF NOT EXISTS ids_new (content_id INTEGER PRIMARY KEY, idx INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS media (
-    media_key INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (media_key, idx)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS media_new (
     media_key INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (media_key, idx)
 ) WITHOUT ROWID;
@@ -229,6 +230,58 @@ fn fingerprints_range(conn: &Connection, start: u64, end: u64) -> Result<Vec<(u6
     Ok(out)
 }
 
+/// Merges the second level of both lookup indexes into their sorted runs.
+fn merge_lookups(conn: &Connection) -> Result<()> {
+    for (run, new, key) in [("ids", "ids_new", "content_id"), ("media", "media_new", "media_key")] {
+        let pairs: Vec<(i64, i64)> = {
+            let mut stmt = conn
+                .prepare_cached(&format!("SELECT {key}, idx FROM {new} ORDER BY {key}, idx"))
+                .map_err(err)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(err)?
+        };
+        runs::merge(conn, run, &pairs)?;
+        conn.execute(&format!("DELETE FROM {new}"), []).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Entries of a lookup index (run + second level) that disagree with the records' column
+/// `col`: missing, surplus or different, plus one if the run is malformed.
+fn index_mismatches(conn: &Connection, run: &str, new: &str, col: &str) -> Result<u64> {
+    let (mut pairs, ok) = runs::all(conn, run)?;
+    {
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {col}, idx FROM {new}")).map_err(err)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(err)?;
+        for r in rows {
+            pairs.push(r.map_err(err)?);
+        }
+    }
+    let mut by_idx: Vec<(i64, i64)> = pairs.into_iter().map(|(k, i)| (i, k)).collect();
+    by_idx.sort_unstable();
+    let mut bad = u64::from(!ok);
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT idx, {col} FROM records ORDER BY idx"))
+        .map_err(err)?;
+    let mut rows = stmt.query([]).map_err(err)?;
+    let mut at = 0usize;
+    while let Some(row) = rows.next().map_err(err)? {
+        let rec: (i64, i64) = (row.get(0).map_err(err)?, row.get(1).map_err(err)?);
+        while by_idx.get(at).is_some_and(|p| p.0 < rec.0) {
+            bad += 1; // an entry for no record
+            at += 1;
+        }
+        if by_idx.get(at) == Some(&rec) {
+            at += 1;
+        } else {
+            bad += 1; // a record without its entry
+        }
+    }
+    bad += (by_idx.len() - at.min(by_idx.len())) as u64;
+    Ok(bad)
+}
+
 /// Appends the fingerprints of records `first..` to the packed tiles.
 fn write_fp_tiles(conn: &Connection, first: u64, fps: &[Option<[u8; 32]>]) -> Result<()> {
     let partial: Vec<u8> = if first % mih::FP_TILE == 0 {
@@ -288,7 +341,11 @@ fn maintain_segments(tx: &Transaction<'_>, size: u64, seg_size: u64) -> Result<(
     for seg in build {
         let s = index_to_sql(BACKEND, seg.start)?;
         tx.execute("DELETE FROM fp_rows WHERE seg = ?1", [s]).map_err(err)?;
-        let fps = fingerprints_range(tx, seg.start, seg.end)?;
+        // From the packed tiles (written before this): 32 bytes a record, not a row each.
+        let mut fps = Vec::new();
+        for (t, bytes) in fp_tiles_in(tx, seg.start / mih::FP_TILE, (seg.end - 1) / mih::FP_TILE)? {
+            mih::tile_fingerprints(t, &bytes, seg.start, seg.end, &mut fps);
+        }
         for (part, grp, blob) in mih::build(&seg, &fps) {
             ins_row.execute(params![s, part, grp, blob]).map_err(err)?;
         }
@@ -297,8 +354,14 @@ fn maintain_segments(tx: &Transaction<'_>, size: u64, seg_size: u64) -> Result<(
     Ok(())
 }
 
+/// Marker reason for a primary-key failure on the optimistic path.
+const DUPLICATE: &str = "duplicate content ID";
+
 impl SqliteStore {
-    fn append_tx(&mut self, records: &[Vec<u8>]) -> Result<Vec<u64>> {
+    /// One append transaction. With `check_new`, each content ID is looked up in both
+    /// levels; without, only in the sorted run, and the second level's primary key
+    /// objects to a duplicate there (the caller then retries with `check_new`).
+    fn append_tx(&mut self, records: &[Vec<u8>], check_new: bool) -> Result<Vec<u64>> {
         // IMMEDIATE takes the write lock up front, so the size read below cannot go stale.
         let tx =
             self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
@@ -307,14 +370,15 @@ impl SqliteStore {
         let plan = {
             let mut find_new =
                 tx.prepare_cached("SELECT idx FROM ids_new WHERE content_id = ?1").map_err(err)?;
-            let mut find =
-                tx.prepare_cached("SELECT idx FROM ids WHERE content_id = ?1").map_err(err)?;
             plan_append(size, &frontier, records, |id| {
                 let k = id_to_sql(id);
-                let mut i: Option<i64> =
-                    find_new.query_row([k], |r| r.get(0)).optional().map_err(err)?;
+                let mut i: Option<i64> = if check_new {
+                    find_new.query_row([k], |r| r.get(0)).optional().map_err(err)?
+                } else {
+                    None
+                };
                 if i.is_none() {
-                    i = find.query_row([k], |r| r.get(0)).optional().map_err(err)?;
+                    i = runs::lookup_one(&tx, "ids", k)?;
                 }
                 i.map(|i| index_from_sql(BACKEND, i)).transpose()
             })?
@@ -339,7 +403,17 @@ impl SqliteStore {
                 let idx = index_to_sql(BACKEND, r.index)?;
                 let (id, key) = (id_to_sql(r.content_id), id_to_sql(media_key(&r.media_sha256)));
                 ins.execute(params![idx, id, key, r.bytes]).map_err(err)?;
-                ins_id.execute(params![id, idx]).map_err(err)?;
+                match ins_id.execute(params![id, idx]) {
+                    Ok(_) => {}
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if !check_new
+                            && e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+                    {
+                        // Dropping `tx` rolls the batch back.
+                        return Err(Error::Storage { backend: BACKEND, reason: DUPLICATE.into() });
+                    }
+                    Err(e) => return Err(err(e)),
+                }
                 ins_media.execute(params![key, idx]).map_err(err)?;
             }
             let partial: Vec<u8> = if plan.first_hash_index % HASH_TILE == 0 {
@@ -369,13 +443,7 @@ impl SqliteStore {
         }
         let lsm_from = meta(&tx, "lsm_from")?;
         if plan.new_size - lsm_from >= self.lookup_merge.max(plan.new_size / 8) {
-            tx.execute_batch(
-                "INSERT INTO ids (content_id, idx) SELECT content_id, idx FROM ids_new;
-                 DELETE FROM ids_new;
-                 INSERT INTO media (media_key, idx) SELECT media_key, idx FROM media_new;
-                 DELETE FROM media_new;",
-            )
-            .map_err(err)?;
+            merge_lookups(&tx)?;
             tx.execute(
                 "UPDATE meta SET value = ?1 WHERE key = 'lsm_from'",
                 [index_to_sql(BACKEND, plan.new_size)?],
@@ -445,7 +513,14 @@ impl LogStore for SqliteStore {
     }
 
     fn append(&mut self, records: &[Vec<u8>]) -> Result<Vec<u64>> {
-        self.append_tx(records)
+        // Optimistic first: a content ID already in the second level is rare (a re-run
+        // pipeline), so let its primary key object instead of looking every ID up there.
+        match self.append_tx(records, false) {
+            Err(Error::Storage { reason, .. }) if reason == DUPLICATE => {
+                self.append_tx(records, true)
+            }
+            other => other,
+        }
     }
 
     fn records(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
@@ -521,24 +596,18 @@ impl LogStore for SqliteStore {
     }
 
     fn orphan_rows(&mut self) -> Result<u64> {
-        let n: i64 = self
+        let orphans: i64 = self
             .conn
             .query_row(
-                "SELECT
-                   (SELECT COUNT(*) FROM records r WHERE
-                      NOT EXISTS (SELECT 1 FROM ids i WHERE i.content_id = r.content_id AND i.idx = r.idx)
-                      AND NOT EXISTS (SELECT 1 FROM ids_new i WHERE i.content_id = r.content_id AND i.idx = r.idx))
-                 + (SELECT COUNT(*) FROM records r WHERE
-                      NOT EXISTS (SELECT 1 FROM media m WHERE m.media_key = r.media_key AND m.idx = r.idx)
-                      AND NOT EXISTS (SELECT 1 FROM media_new m WHERE m.media_key = r.media_key AND m.idx = r.idx))
-                 + abs((SELECT COUNT(*) FROM ids) + (SELECT COUNT(*) FROM ids_new) - (SELECT COUNT(*) FROM records))
-                 + abs((SELECT COUNT(*) FROM media) + (SELECT COUNT(*) FROM media_new) - (SELECT COUNT(*) FROM records))
-                 + (SELECT COUNT(*) FROM fp_rows f WHERE NOT EXISTS (SELECT 1 FROM fp_segments s WHERE s.start = f.seg))",
+                "SELECT COUNT(*) FROM fp_rows f WHERE NOT EXISTS \
+                 (SELECT 1 FROM fp_segments s WHERE s.start = f.seg)",
                 [],
                 |r| r.get(0),
             )
             .map_err(err)?;
-        index_from_sql(BACKEND, n)
+        Ok(index_from_sql(BACKEND, orphans)?
+            + index_mismatches(&self.conn, "ids", "ids_new", "content_id")?
+            + index_mismatches(&self.conn, "media", "media_new", "media_key")?)
     }
 
     fn fingerprint_segments(&mut self) -> Result<Vec<Segment>> {
@@ -566,42 +635,42 @@ impl LogStore for SqliteStore {
 
     fn find_content_id(&mut self, content_id: u64) -> Result<Option<u64>> {
         let k = id_to_sql(content_id);
-        for sql in [
-            "SELECT idx FROM ids_new WHERE content_id = ?1",
-            "SELECT idx FROM ids WHERE content_id = ?1",
-        ] {
-            let i: Option<i64> = self
-                .conn
-                .prepare_cached(sql)
-                .map_err(err)?
-                .query_row([k], |r| r.get(0))
-                .optional()
-                .map_err(err)?;
-            if let Some(i) = i {
-                return index_from_sql(BACKEND, i).map(Some);
-            }
-        }
-        Ok(None)
+        let i: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT idx FROM ids_new WHERE content_id = ?1")
+            .map_err(err)?
+            .query_row([k], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
+        let i = match i {
+            Some(i) => Some(i),
+            None => runs::lookup_one(&self.conn, "ids", k)?,
+        };
+        i.map(|i| index_from_sql(BACKEND, i)).transpose()
     }
 
     fn find_media_sha256(&mut self, sha256: &Hash) -> Result<Vec<u64>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT r.idx, r.record FROM records r WHERE r.idx IN \
-                 (SELECT idx FROM media WHERE media_key = ?1 \
-                  UNION SELECT idx FROM media_new WHERE media_key = ?1) ORDER BY r.idx",
-            )
-            .map_err(err)?;
-        let rows = stmt
-            .query_map([id_to_sql(media_key(sha256))], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
-            .map_err(err)?;
+        let key = id_to_sql(media_key(sha256));
+        let mut idx = runs::lookup(&self.conn, "media", key)?;
+        {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT idx FROM media_new WHERE media_key = ?1")
+                .map_err(err)?;
+            let rows = stmt.query_map([key], |r| r.get::<_, i64>(0)).map_err(err)?;
+            for r in rows {
+                idx.push(r.map_err(err)?);
+            }
+        }
+        idx.sort_unstable();
+        idx.dedup();
+        let mut stmt =
+            self.conn.prepare_cached("SELECT record FROM records WHERE idx = ?1").map_err(err)?;
         let mut out = Vec::new();
-        for row in rows {
-            let (i, record) = row.map_err(err)?;
-            if has_media_hash(&record, sha256) {
+        for i in idx {
+            let record: Option<Vec<u8>> =
+                stmt.query_row([i], |r| r.get(0)).optional().map_err(err)?;
+            if record.is_some_and(|r| has_media_hash(&r, sha256)) {
                 out.push(index_from_sql(BACKEND, i)?);
             }
         }

@@ -250,6 +250,17 @@ fn sqlite_every_altered_byte_is_caught() {
     let mut b = common::sqlite();
     let v = build(&mut b);
     let mut raw = rusqlite::Connection::open(b.sqlite_path.as_ref().unwrap()).unwrap();
+    // The sorted runs of the lookup indexes (SQLite): a changed index or key is caught.
+    for (table, at) in [("ids", 8usize), ("ids", 3), ("media", 8), ("media", 0)] {
+        let orig = raw.get_blob(table, "entries", "tile", 0);
+        let mut bad = orig.clone();
+        bad[at] ^= 1;
+        raw.set_blob(table, "entries", "tile", 0, &bad);
+        let p = b.ledger.verify(Some(&v)).unwrap().problem.expect("run entry not caught");
+        assert_eq!(p.kind, ProblemKind::Index, "{table}@{at}: {}", p.detail);
+        raw.set_blob(table, "entries", "tile", 0, &orig);
+    }
+    assert!(b.ledger.verify(Some(&v)).unwrap().is_ok());
     check_all(&mut b.ledger, &mut raw, &v, true);
 }
 

@@ -7,8 +7,8 @@
 use rusqlite::{params, TransactionBehavior};
 
 use super::{
-    err, fingerprints_range, index_to_sql, maintain_segments, write_fp_tiles, SqliteStore, BACKEND,
-    SCHEMA,
+    err, fingerprints_range, index_to_sql, maintain_segments, merge_lookups, write_fp_tiles,
+    SqliteStore, BACKEND, SCHEMA,
 };
 use crate::merkle::Hash;
 use crate::store::mih;
@@ -24,8 +24,8 @@ pub(super) fn from_v1(store: &mut SqliteStore) -> Result<()> {
         "INSERT INTO records (idx, content_id, media_key, record)
            SELECT idx, content_id, media_key, record FROM records_v1 ORDER BY idx;
          DROP TABLE records_v1;
-         INSERT INTO ids (content_id, idx) SELECT content_id, idx FROM records ORDER BY content_id;
-         INSERT INTO media (media_key, idx) SELECT media_key, idx FROM records ORDER BY media_key, idx;",
+         INSERT INTO ids_new (content_id, idx) SELECT content_id, idx FROM records;
+         INSERT INTO media_new (media_key, idx) SELECT media_key, idx FROM records;",
     )
     .map_err(err)?;
     {
@@ -66,6 +66,7 @@ pub(super) fn from_v1(store: &mut SqliteStore) -> Result<()> {
         at = end;
     }
     tx.execute_batch("DROP TABLE hashes; DROP TABLE IF EXISTS fingerprints;").map_err(err)?;
+    merge_lookups(&tx)?;
     tx.execute("UPDATE meta SET value = ?1 WHERE key = 'lsm_from'", [index_to_sql(BACKEND, size)?])
         .map_err(err)?;
     maintain_segments(&tx, size, seg)?;
