@@ -5,8 +5,8 @@
 //! # Index
 //!
 //! The fingerprints of a contiguous range of records form a *segment*. A segment of `n`
-//! records cuts the 256 bits into `m = 256 / b` parts of `b ≈ log2 n` bits (the first
-//! `256 mod b` parts one bit longer), and for each part keeps the records by the value of
+//! records cuts the 256 bits into `m = round(256 / b)` parts of about `b ≈ log2 n` bits
+//! (lengths differ by at most one), and for each part keeps the records by the value of
 //! that part: part `p`, value `v` is a posting in row `(p, v >> 6)`, as the 4-byte
 //! little-endian word `(v & 63) << 26 | (index − segment start)`. Rows hold about 64
 //! postings, sorted, so a probe reads one short row and one posting costs 4 bytes.
@@ -17,10 +17,11 @@
 //! radii `t_i` with `Σ (t_i + 1) ≥ r + 1` (`t_i = −1` skips a part); then some part has
 //! `d_i ≤ t_i`, so `x` is among the records whose part `i` lies within `t_i` of the
 //! query's: probing every value within `t_i` in every part finds every record within `r`.
-//! The radii minimise the number of probes (greedy on the marginal cost `C(b_i, t_i + 1)`,
-//! which grows with `t_i` below `b_i / 2`, so greedy is optimal). Candidates are then
-//! checked at full distance. When probing would cost more than reading the segment, the
-//! segment is scanned instead, so the answer is exact at any radius.
+//! The radii are chosen greedily on the marginal cost `C(b_i, t_i + 1)` (which grows with
+//! `t_i` below `b_i / 2`, where greedy gives the fewest probes; the bound, and so
+//! exactness, holds for any choice). Candidates are then checked at full distance. When
+//! probing would cost more than scanning the segment's packed fingerprints, the segment is
+//! scanned instead, so the answer is exact at any radius.
 //!
 //! # Maintenance
 //!

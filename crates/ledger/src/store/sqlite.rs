@@ -11,10 +11,12 @@
 //! * `hash_tiles (tile INTEGER PRIMARY KEY, hashes)`: [`HASH_TILE`] stored hashes per row;
 //!   an append rewrites the last tile and adds new ones.
 //! * lookups by content ID and media key in two levels (a small log-structured merge):
-//!   `ids_new`/`media_new` take the records from index `lsm_from` on, and are merged into
-//!   `ids`/`media` in one sorted pass when they reach [`LOOKUP_MERGE`] entries or an
-//!   eighth of the log. Random keys then dirty the pages of a small table per batch,
-//!   not every leaf of an index as large as the log.
+//!   `ids_new`/`media_new` (B-trees) take the records from index `lsm_from` on; when they
+//!   reach [`LOOKUP_MERGE`] entries or an eighth of the log they are merged into `ids`/
+//!   `media`, sorted runs of `(key, index)` pairs packed 120 to a row (`runs.rs`), in one
+//!   sequential rewrite. Random keys then dirty the pages of a small table per batch, not
+//!   every leaf of an index as large as the log, and no entry is ever inserted into a
+//!   large B-tree one by one.
 //! * `fp_tiles (tile INTEGER PRIMARY KEY, fps)`: the fingerprints packed
 //!   [`mih::FP_TILE`] to a row, for scans at 30 ns a fingerprint (a row per record
 //!   costs ~260 ns to step through);
