@@ -99,7 +99,8 @@ fn verify_one(
         "watermark": watermark_json,
         "label": {"present": inspection.claimed_producer.is_some(), "produce_id": v.produce_id, "producer": producer,
                   "provenance": format!("{:?}", v.provenance), "digital_source_type": v.digital_source_type,
-                  "c2pa_present": v.c2pa_present, "problems": inspection.metadata_problems},
+                  "c2pa_present": v.c2pa_present, "problems": inspection.metadata_problems,
+                  "visible_identifier": v.visible},
         "ledger": ledger_json,
     });
     Ok((report, judgement))
@@ -165,8 +166,19 @@ fn print_report(line: &Value, json: bool) {
         println!("{line}");
     } else {
         let id = line["id"].as_str().unwrap_or("-");
+        let visible = &line["label"]["visible_identifier"];
+        let visible = if visible.is_object() {
+            format!(
+                "\n    - the signed manifest names a visible identifier: {} \"{}\" at {}",
+                visible["kind"].as_str().unwrap_or(""),
+                visible["text"].as_str().unwrap_or(""),
+                visible["position"].as_str().unwrap_or("")
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "{}: {} (id {id}, label {}){}",
+            "{}: {} (id {id}, label {}){}{visible}",
             line["file"].as_str().unwrap_or(""),
             line["verdict"].as_str().unwrap_or("error"),
             line["label_status"].as_str().unwrap_or("-"),

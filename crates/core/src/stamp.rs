@@ -15,7 +15,7 @@ use crate::codec::image::{self as image_codec, ImageFormat};
 use crate::codec::MediaKind;
 use crate::fingerprint::{self, Fingerprint};
 use crate::image::{ImageEmbedder, ImageParams};
-use crate::manifest::LabelRequest;
+use crate::manifest::{LabelRequest, VisibleClaim};
 use crate::visible::{self, CueStyle, LabelStyle, VisibleIdentifier};
 use crate::{container, ContentId, Error, ProviderInfo, Result, WatermarkKey};
 
@@ -138,10 +138,13 @@ impl<S: Signer<Signature>> Stamper<S> {
                 (bytes, kind, ext, fp, vis, AUDIO_ALGORITHM)
             }
         };
-        let request = LabelRequest::new(id, created)
+        let mut request = LabelRequest::new(id, created)
             .with_model(self.settings.model.clone())
             .with_watermark(alg.0, alg.1.to_string())
             .with_ledger_origin(self.settings.ledger_origin.clone());
+        if let Some(v) = &visible {
+            request = request.with_visible(visible_claim(v));
+        }
         let bytes = container::write_label(&content, &request, &self.signer, &self.provider)?;
         let media_sha256 = container::media_hash(&bytes)?;
         Ok(Stamped { bytes, kind, extension, media_sha256, fingerprint, visible })
@@ -200,6 +203,37 @@ impl<S: Signer<Signature>> Stamper<S> {
         };
         let bytes = audio_codec::encode(&audio, out_format)?;
         Ok((bytes, out_format.extension(), fp, visible))
+    }
+}
+
+/// What the provenance manifest says of a visible identifier: its kind, text and position.
+#[must_use]
+pub fn visible_claim(v: &VisibleIdentifier) -> VisibleClaim {
+    match v {
+        VisibleIdentifier::ImageLabel(p) => VisibleClaim {
+            kind: "image-label".into(),
+            text: p.text.clone(),
+            position: format!(
+                "{} {},{} {}x{}",
+                p.position, p.region.x, p.region.y, p.region.width, p.region.height
+            ),
+        },
+        VisibleIdentifier::AudioCue(c) => VisibleClaim {
+            kind: "audio-cue".into(),
+            text: match &c.transcript {
+                Some(t) if c.cue == "spoken" => t.clone(),
+                _ => format!("{} \u{b7}\u{2212} \u{b7}\u{b7}", c.cue),
+            },
+            position: format!(
+                "{} frames {}",
+                c.position,
+                c.segments
+                    .iter()
+                    .map(|s| format!("{}+{}", s.start_frame, s.frames))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        },
     }
 }
 

@@ -262,11 +262,11 @@ enum Prop {
 }
 
 fn classify(ns: &str, local: &str) -> Option<Prop> {
-    if local == "AIGC" && ns != provenance::NS {
+    if local == "AIGC" && !provenance::is_namespace(ns) {
         Some(Prop::Label)
     } else if ns == IPTC_EXT_NS && local == "DigitalSourceType" {
         Some(Prop::Dst)
-    } else if ns == provenance::NS {
+    } else if provenance::is_namespace(ns) {
         Some(Prop::Provmark)
     } else {
         None

@@ -19,7 +19,7 @@ use ed25519_dalek::Signature;
 use signature::Signer;
 
 pub use label::{parse_label, AigcLabel, LabelForm, LabelValue, ParsedLabel};
-pub use provenance::Provenance;
+pub use provenance::{Provenance, VisibleClaim};
 pub use report::{C2paStore, Carrier, FoundLabel, MetadataReport};
 pub use verify::{
     label_status, verify, BindingStatus, KeyStatus, LabelStatus, LabelVerdict, PartyCheck,
@@ -57,6 +57,9 @@ pub struct LabelRequest {
     pub watermark_version: String,
     /// Where the ledger record lives (URL or log origin); default empty.
     pub ledger_origin: String,
+    /// The visible identifier applied to the content, named in the provenance manifest;
+    /// default none.
+    pub visible: Option<VisibleClaim>,
 }
 
 impl LabelRequest {
@@ -71,6 +74,7 @@ impl LabelRequest {
             watermark_alg: String::new(),
             watermark_version: String::new(),
             ledger_origin: String::new(),
+            visible: None,
         }
     }
 
@@ -103,6 +107,13 @@ impl LabelRequest {
         self
     }
 
+    /// Sets the visible identifier the manifest names.
+    #[must_use]
+    pub fn with_visible(mut self, visible: VisibleClaim) -> Self {
+        self.visible = Some(visible);
+        self
+    }
+
     /// Checks every field.
     ///
     /// # Errors
@@ -120,6 +131,23 @@ impl LabelRequest {
         ] {
             if value.len() > 256 || value.chars().any(|c| !(' '..='~').contains(&c)) {
                 return Err(Error::params(what, "must be printable ASCII, at most 256 bytes"));
+            }
+        }
+        if let Some(v) = &self.visible {
+            if v.kind.is_empty() {
+                return Err(Error::params("visible identifier kind", "is required"));
+            }
+            for (what, value) in [
+                ("visible identifier kind", &v.kind),
+                ("visible identifier text", &v.text),
+                ("visible identifier position", &v.position),
+            ] {
+                if value.len() > 256 || value.chars().any(char::is_control) {
+                    return Err(Error::params(
+                        what,
+                        "must be at most 256 bytes of UTF-8 without control characters",
+                    ));
+                }
             }
         }
         Ok(())
@@ -197,6 +225,11 @@ pub fn sign_label<S: Signer<Signature>>(
         ("DigitalSourceType", TRAINED_ALGORITHMIC_MEDIA),
     ] {
         provenance.set(name, value.to_owned());
+    }
+    if let Some(v) = &request.visible {
+        provenance.set("VisibleKind", v.kind.clone());
+        provenance.set("VisibleText", v.text.clone());
+        provenance.set("VisiblePosition", v.position.clone());
     }
     let sig = sign_checked(signer, &key, &provenance.canonical_bytes()?)?;
     provenance.signature = hex::encode(sig);

@@ -57,3 +57,48 @@ fn invalid_requests_are_rejected() {
     let label = AigcLabel::default();
     assert!(propagate_label(&label, &provider(&key), "has space", None, &key, &[0; 32]).is_err());
 }
+
+#[test]
+fn a_manifest_without_a_visible_identifier_signs_exactly_the_twelve_original_fields() {
+    // Manifests written before the visible-identifier fields existed must still verify, so
+    // the empty optional fields add nothing to the signed bytes.
+    let key = SigningKey::from_seed(&[3; 32]);
+    let req = LabelRequest::new(ContentId::from_u64(42), "2026-11-28T00:00:00Z").with_model("m");
+    let a = sign_label(&req, &provider(&key), &key, "png", &[9; 32]).unwrap().provenance;
+    let mut old = provenance::DOMAIN.to_vec();
+    for (name, value) in provenance::FIELDS.iter().zip(&a.fields).take(provenance::REQUIRED_FIELDS)
+    {
+        old.extend_from_slice(name.as_bytes());
+        old.push(0);
+        old.extend_from_slice(&u32::try_from(value.len()).unwrap().to_be_bytes());
+        old.extend_from_slice(value.as_bytes());
+    }
+    assert_eq!(a.canonical_bytes().unwrap(), old);
+    assert_eq!(a.properties().len(), provenance::REQUIRED_FIELDS + 1);
+    assert_eq!(a.visible(), None);
+
+    let claim = VisibleClaim {
+        kind: "audio-cue".into(),
+        text: "rhythm ·− ··".into(),
+        position: "start frames 0+8000".into(),
+    };
+    let b = sign_label(
+        &req.clone().with_visible(claim.clone()),
+        &provider(&key),
+        &key,
+        "wav",
+        &[9; 32],
+    )
+    .unwrap()
+    .provenance;
+    assert_eq!(b.visible(), Some(claim));
+    assert!(b.canonical_bytes().unwrap().len() > old.len());
+    assert_eq!(b.properties().len(), provenance::FIELDS.len() + 1);
+    // A control character in the text is refused.
+    let bad = req.with_visible(VisibleClaim {
+        kind: "x".into(),
+        text: "a\nb".into(),
+        position: String::new(),
+    });
+    assert!(sign_label(&bad, &provider(&key), &key, "png", &[0; 32]).is_err());
+}

@@ -1,7 +1,7 @@
 //! Verification of what a reader found: label status, signatures, binding, keys.
 
 use crate::manifest::label::AigcLabel;
-use crate::manifest::provenance::Provenance;
+use crate::manifest::provenance::{Provenance, VisibleClaim};
 use crate::manifest::report::MetadataReport;
 use crate::manifest::security::{self, SecurityData};
 use crate::manifest::TRAINED_ALGORITHMIC_MEDIA;
@@ -143,6 +143,9 @@ pub struct Verification {
     pub c2pa_present: bool,
     /// The label's `ProduceID` as a content id, if it is one.
     pub produce_id: Option<ContentId>,
+    /// The visible identifier named by the provenance manifest, when its signature verifies
+    /// under a known key (even if the media changed since).
+    pub visible: Option<VisibleClaim>,
 }
 
 impl Verification {
@@ -279,6 +282,7 @@ pub fn verify(
         propagator = prop;
     }
     let provenance = check_provenance(report, first, media_hash, keyring);
+    let visible = signed_visible(report, first, keyring);
     let digital_source_type = report
         .digital_source_types
         .iter()
@@ -291,7 +295,23 @@ pub fn verify(
         digital_source_type,
         c2pa_present: report.has_c2pa(),
         produce_id: first.and_then(|l| l.produce_id.parse().ok()),
+        visible,
     }
+}
+
+/// The visible identifier of the label's provenance manifest, if its signature verifies.
+fn signed_visible(
+    report: &MetadataReport,
+    label: Option<&AigcLabel>,
+    keyring: &Keyring,
+) -> Option<VisibleClaim> {
+    let wanted = label.map(|l| l.produce_id.as_str());
+    let p = report.provenance.iter().find(|p| wanted.is_none_or(|id| p.get("ContentID") == id))?;
+    let key = keyring.by_key_id(p.get("KeyID"))?.verifying_key().ok()?;
+    if provenance_signature(p, &key).is_some() {
+        return None;
+    }
+    p.visible()
 }
 
 fn party(

@@ -4,6 +4,11 @@
 // It reads one JSON document (see crates/ledger/tests/it/golang.rs) from the file named
 // by its first argument, checks every item, and prints a summary. Any failure exits 1.
 // Items under "must_fail" must be rejected.
+//
+// With -evidence it checks one evidence bundle written by `provmark trace --evidence`
+// (see cli/tests/pipeline.rs): the signed checkpoint under the verifier key given as the
+// next argument (else the bundle's own `vkey`), that the record bytes hash to `leaf_hash`,
+// that the proof is for the checkpoint's tree size, and the inclusion proof.
 package main
 
 import (
@@ -251,9 +256,64 @@ func checkTiles(v note.Verifiers, dir string, proofs []inclusion) (int, error) {
 	return n, nil
 }
 
+// evidence is the part of a `provmark trace --evidence` bundle the log proof needs.
+type evidence struct {
+	Index      int64    `json:"index"`
+	TreeSize   int64    `json:"tree_size"`
+	Record     string   `json:"record"`
+	LeafHash   string   `json:"leaf_hash"`
+	Proof      []string `json:"proof"`
+	Checkpoint string   `json:"checkpoint"`
+	Vkey       string   `json:"vkey"`
+}
+
+func checkEvidence(path, vkey string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var ev evidence
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return err
+	}
+	if vkey == "" {
+		vkey = ev.Vkey
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return fmt.Errorf("vkey: %v", err)
+	}
+	v := note.VerifierList(verifier)
+	cp, err := openCheckpoint(v, ev.Checkpoint)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %v", err)
+	}
+	if cp.size != ev.TreeSize {
+		return fmt.Errorf("proof for tree size %d, checkpoint of size %d", ev.TreeSize, cp.size)
+	}
+	if err := checkInclusion(v, inclusion{
+		Index: ev.Index, Record: ev.Record, LeafHash: ev.LeafHash, Proof: ev.Proof,
+		Checkpoint: ev.Checkpoint,
+	}); err != nil {
+		return err
+	}
+	fmt.Printf("go-tlog evidence ok: record %d in %s at tree size %d\n", ev.Index, cp.origin, cp.size)
+	return nil
+}
+
 func main() {
+	if len(os.Args) >= 3 && len(os.Args) <= 4 && os.Args[1] == "-evidence" {
+		vkey := ""
+		if len(os.Args) == 4 {
+			vkey = os.Args[3]
+		}
+		if err := checkEvidence(os.Args[2], vkey); err != nil {
+			fail(fmt.Errorf("evidence: %v", err))
+		}
+		return
+	}
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: checker INPUT.json")
+		fmt.Fprintln(os.Stderr, "usage: checker INPUT.json | checker -evidence EVIDENCE.json [VKEY]")
 		os.Exit(2)
 	}
 	raw, err := os.ReadFile(os.Args[1])

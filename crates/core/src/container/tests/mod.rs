@@ -216,6 +216,7 @@ fn crc32_matches_the_png_check_value() {
 }
 
 mod foreign;
+mod manifest_ns;
 mod metadata_only;
 
 #[test]
