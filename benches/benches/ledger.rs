@@ -156,15 +156,33 @@ fn bench_prove_and_lookup(c: &mut Criterion) {
             ledger.find_by_content_hash(&sha).unwrap()
         })
     });
+    // Nearest fingerprint (multi-index hashing segments + a scanned tail), a near copy
+    // present: at the bench's 16 bits, and at the image (48) and audio (32) radii, where
+    // `d` bits of the query differ from the logged fingerprint.
     g.sample_size(10);
-    g.bench_function("find_nearest_fingerprint_r16", |b| {
-        b.iter(|| {
-            k = (k + 7_919) % size;
-            let mut fp = record(k).fingerprint.unwrap().0;
-            fp[0] ^= 0x0f;
-            ledger.find_nearest_fingerprint(&fp, 16).unwrap().unwrap()
-        })
-    });
+    for (r, d) in [(16u32, 4u32), (32, 12), (48, 20)] {
+        g.bench_function(format!("find_nearest_fingerprint_r{r}"), |b| {
+            b.iter(|| {
+                k = (k + 7_919) % size;
+                let mut fp = record(k).fingerprint.unwrap().0;
+                for bit in 0..d as usize {
+                    fp[(bit * 11) % 32] ^= 1 << (bit % 8);
+                }
+                ledger.find_nearest_fingerprint(&fp, r).unwrap().unwrap()
+            })
+        });
+    }
+    // No record within the radius: the whole index is probed (the worst case).
+    for r in [16u32, 32, 48] {
+        g.bench_function(format!("nearest_fingerprint_absent_r{r}"), |b| {
+            b.iter(|| {
+                k = (k + 7_919) % size;
+                let mut fp = record(k).fingerprint.unwrap().0;
+                fp.iter_mut().for_each(|x| *x ^= 0x5a);
+                assert!(ledger.find_nearest_fingerprint(&fp, r).unwrap().is_none());
+            })
+        });
+    }
     g.finish();
 }
 

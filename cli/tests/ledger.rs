@@ -141,7 +141,11 @@ fn consistency_checkpoint_verify_stats_and_export() {
 
     // Tamper with one stored hash: verify names it and exits 2.
     let db = rusqlite::Connection::open(tmp.path().join("ledger.db")).unwrap();
-    db.execute("UPDATE hashes SET h = zeroblob(32) WHERE i = 3", []).unwrap();
+    // (Stored hash 3 is bytes 96..128 of hash tile 0.)
+    let mut tile: Vec<u8> =
+        db.query_row("SELECT hashes FROM hash_tiles WHERE tile = 0", [], |r| r.get(0)).unwrap();
+    tile[96..128].fill(0);
+    db.execute("UPDATE hash_tiles SET hashes = ?1 WHERE tile = 0", [&tile]).unwrap();
     let out = stdout(&ledger_cmd(&home, &url).arg("verify").assert().code(2));
     assert!(out.contains("record 2"), "{out}");
 }

@@ -7,7 +7,7 @@ use crate::ledger::{Problem, ProblemKind, VerifyReport, SCAN_CHUNK};
 use crate::merkle::{self, Frontier, Hash};
 use crate::note::NoteVerifier;
 use crate::record::{indexed_fields, Record};
-use crate::store::LogStore;
+use crate::store::{mih, LogStore};
 use crate::Result;
 
 fn problem(kind: ProblemKind, index: Option<u64>, detail: String) -> Option<Problem> {
@@ -86,11 +86,10 @@ pub(crate) fn verify(
             let row = rows.get(k);
             let fields = indexed_fields(bytes);
             let index_ok = match (row, fields) {
-                (Some(row), Some((id, sha, fp))) => {
+                (Some(row), Some((id, sha, _))) => {
                     row.index == i
                         && row.content_id == id
                         && row.media_key == crate::store::media_key(&sha)
-                        && row.fingerprint == fp
                 }
                 _ => false,
             };
@@ -145,8 +144,12 @@ pub(crate) fn verify(
         report.problem = problem(
             ProblemKind::Index,
             None,
-            format!("{orphans} fingerprint rows belong to no record"),
+            format!("{orphans} lookup-index entries do not match the records"),
         );
+        return Ok(report);
+    }
+    report.problem = check_fingerprint_index(store, size)?;
+    if report.problem.is_some() {
         return Ok(report);
     }
     if !surplus.is_empty() || stored_count != merkle::stored_hash_count(size) {
@@ -161,4 +164,83 @@ pub(crate) fn verify(
         );
     }
     Ok(report)
+}
+
+/// The fingerprint index: segments tile `[0, end)` in order with the part length their size
+/// calls for, and each segment's stored rows are exactly those rebuilt from its records
+/// (so no record is missing from the index and no posting points at a wrong record).
+fn check_fingerprint_index(store: &mut dyn LogStore, size: u64) -> Result<Option<Problem>> {
+    // The packed tiles hold exactly the records' fingerprints, and nothing past the log.
+    let span = 16 * mih::FP_TILE;
+    let mut start = 0u64;
+    while start < size {
+        let end = (start + span).min(size);
+        let want: Vec<Option<[u8; 32]>> = store
+            .records(start, end)?
+            .iter()
+            .map(|r| indexed_fields(r).and_then(|(_, _, fp)| fp))
+            .collect();
+        let want = mih::tiles_to_write(start, &want, Vec::new());
+        let got = store.fingerprint_tiles(start / mih::FP_TILE, (end - 1) / mih::FP_TILE)?;
+        if got != want {
+            // Name the first record whose entry differs.
+            let mut bad = start;
+            for (k, w) in want.iter().enumerate() {
+                if got.get(k) != Some(w) {
+                    let g = got.get(k).map(|(_, b)| b.as_slice()).unwrap_or_default();
+                    let first = (0..mih::FP_TILE as usize).find(|&j| {
+                        let (lo, hi) =
+                            (mih::FP_TILE_HEADER + 32 * j, mih::FP_TILE_HEADER + 32 * j + 32);
+                        g.get(j / 8).map(|b| b & (0x80 >> (j % 8)))
+                            != w.1.get(j / 8).map(|b| b & (0x80 >> (j % 8)))
+                            || g.get(lo..hi) != w.1.get(lo..hi)
+                    });
+                    bad = w.0 * mih::FP_TILE + first.unwrap_or(0) as u64;
+                    break;
+                }
+            }
+            return Ok(problem(
+                ProblemKind::Index,
+                Some(bad.min(size - 1)),
+                format!("the packed fingerprint of record {bad} does not match the record"),
+            ));
+        }
+        start = end;
+    }
+    if !store.fingerprint_tiles(size.div_ceil(mih::FP_TILE), u64::MAX / mih::FP_TILE)?.is_empty() {
+        return Ok(problem(
+            ProblemKind::Index,
+            None,
+            "fingerprint tiles lie past the end of the log".into(),
+        ));
+    }
+    let mut at = 0u64;
+    for seg in store.fingerprint_segments()? {
+        let bad = |d: String| problem(ProblemKind::Index, Some(seg.start), d);
+        if seg.start != at
+            || seg.end <= seg.start
+            || seg.end > size
+            || seg.bits != mih::bits_for(seg.end - seg.start)
+        {
+            return Ok(bad(format!(
+                "fingerprint index segment {}..{} (bits {}) does not follow {at} in a log of {size}",
+                seg.start, seg.end, seg.bits
+            )));
+        }
+        let mut fps = Vec::new();
+        let mut s = seg.start;
+        while s < seg.end {
+            let e = (s + SCAN_CHUNK).min(seg.end);
+            fps.extend(mih::fingerprints_of(s, &store.records(s, e)?));
+            s = e;
+        }
+        if store.fingerprint_rows(seg.start)? != mih::build(&seg, &fps) {
+            return Ok(bad(format!(
+                "fingerprint index segment {}..{} does not match its records",
+                seg.start, seg.end
+            )));
+        }
+        at = seg.end;
+    }
+    Ok(None)
 }

@@ -140,54 +140,99 @@ fn embed_samples<T: Sample>(
     )]
     let k = ((cell / 2.0).floor() as usize).max(1);
     let (luma, mw, mh) = block_luma(buf, layout, k);
-    let mask = mask_grid(&luma, mw, mh);
+    let grid = MaskGrid { mask: mask_grid(&luma, mw, mh), k, w: mw, h: mh, cell };
+    let amp_of = |tile: &[f32]| {
+        let unit_rms = grid.unit_rms(tile, layout.width, layout.height);
+        ((PEAK_AMPLITUDE * strength).min(RMS_CAP * strength / unit_rms), unit_rms)
+    };
+    let (amp, unit_rms) = amp_of(tile);
+    let cols = grid.columns(layout.width);
+    add_luma_delta(buf, layout, |y, out| grid.render_row(tile, &cols, y, out, amp));
+    EmbedStats { cell, rms: amp * unit_rms }
+}
 
-    #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
-    let kf = k as f32;
-    let cols: Vec<(usize, usize, f32, usize, usize, f32)> = (0..layout.width)
-        .map(|x| {
-            #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
-            let xf = x as f32 + 0.5;
-            let (p0, p1, pw) = lerp_index(xf / cell - 0.5, N, true);
-            let (m0, m1, mwt) = lerp_index(xf / kf - 0.5, mw, false);
+/// The perceptual mask on its block grid, with the chip cell size: everything needed to
+/// render the pattern at any pixel.
+pub(crate) struct MaskGrid {
+    mask: Vec<f32>,
+    k: usize,
+    w: usize,
+    h: usize,
+    pub cell: f32,
+}
+
+/// Per-column interpolation indices: tile column pair and weight, mask column pair and weight.
+pub(crate) type Columns = Vec<(usize, usize, f32, usize, usize, f32)>;
+
+impl MaskGrid {
+    /// Interpolation indices for pixel columns whose centres sit at `xs` (pixels).
+    pub(crate) fn columns_at(&self, xs: impl Iterator<Item = f32>) -> Columns {
+        #[allow(clippy::cast_precision_loss, reason = "block sizes are small")]
+        let kf = self.k as f32;
+        xs.map(|xf| {
+            let (p0, p1, pw) = lerp_index(xf / self.cell - 0.5, N, true);
+            let (m0, m1, mwt) = lerp_index(xf / kf - 0.5, self.w, false);
             (p0, p1, pw, m0, m1, mwt)
         })
-        .collect();
-    let render_unit = |y: usize, out: &mut [f32], amp: f32| {
+        .collect()
+    }
+
+    fn columns(&self, width: usize) -> Columns {
         #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
-        let yf = y as f32 + 0.5;
-        let (r0, r1, rw) = lerp_index(yf / cell - 0.5, N, true);
-        let (q0, q1, qw) = lerp_index(yf / kf - 0.5, mh, false);
+        self.columns_at((0..width).map(|x| x as f32 + 0.5))
+    }
+
+    /// The masked pattern of `tile` times `amp` along the pixel row whose centre is at `yf`.
+    pub(crate) fn render_at(
+        &self,
+        tile: &[f32],
+        cols: &Columns,
+        yf: f32,
+        out: &mut [f32],
+        amp: f32,
+    ) {
+        #[allow(clippy::cast_precision_loss, reason = "block sizes are small")]
+        let kf = self.k as f32;
+        let (r0, r1, rw) = lerp_index(yf / self.cell - 0.5, N, true);
+        let (q0, q1, qw) = lerp_index(yf / kf - 0.5, self.h, false);
         let mut prow = [0.0f32; N];
         for (i, p) in prow.iter_mut().enumerate() {
             *p = amp * ((1.0 - rw) * tile[r0 * N + i] + rw * tile[r1 * N + i]);
         }
-        let mrow: Vec<f32> =
-            (0..mw).map(|i| (1.0 - qw) * mask[q0 * mw + i] + qw * mask[q1 * mw + i]).collect();
+        let mw = self.w;
+        let mrow: Vec<f32> = (0..mw)
+            .map(|i| (1.0 - qw) * self.mask[q0 * mw + i] + qw * self.mask[q1 * mw + i])
+            .collect();
         for (o, &(p0, p1, pw, m0, m1, mwt)) in out.iter_mut().zip(cols.iter()) {
             let p = (1.0 - pw) * prow[p0] + pw * prow[p1];
             let m = (1.0 - mwt) * mrow[m0] + mwt * mrow[m1];
             *o = p * m;
         }
-    };
-    // Exact RMS of the unit-amplitude change, measured on every fourth row, sets the
-    // amplitude: full strength in texture, capped so the whole image stays near 40.4 dB.
-    let rows: Vec<usize> = (0..layout.height).step_by(4).collect();
-    let (sq, n) = rows
-        .par_iter()
-        .map(|&y| {
-            let mut out = vec![0.0f32; layout.width];
-            render_unit(y, &mut out, 1.0);
-            (out.iter().map(|v| f64::from(v * v)).sum::<f64>(), out.len())
-        })
-        .reduce(|| (0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        reason = "a mean of squares"
-    )]
-    let unit_rms = ((sq / n.max(1) as f64).sqrt() as f32).max(1e-6);
-    let amp = (PEAK_AMPLITUDE * strength).min(RMS_CAP * strength / unit_rms);
-    add_luma_delta(buf, layout, |y, out| render_unit(y, out, amp));
-    EmbedStats { cell, rms: amp * unit_rms }
+    }
+
+    fn render_row(&self, tile: &[f32], cols: &Columns, y: usize, out: &mut [f32], amp: f32) {
+        #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
+        self.render_at(tile, cols, y as f32 + 0.5, out, amp);
+    }
+
+    /// Exact RMS of the unit-amplitude change, measured on every fourth row.
+    fn unit_rms(&self, tile: &[f32], width: usize, height: usize) -> f32 {
+        let cols = self.columns(width);
+        let rows: Vec<usize> = (0..height).step_by(4).collect();
+        let (sq, n) = rows
+            .par_iter()
+            .map(|&y| {
+                let mut out = vec![0.0f32; width];
+                self.render_row(tile, &cols, y, &mut out, 1.0);
+                (out.iter().map(|v| f64::from(v * v)).sum::<f64>(), out.len())
+            })
+            .reduce(|| (0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            reason = "a mean of squares"
+        )]
+        let r = ((sq / n.max(1) as f64).sqrt() as f32).max(1e-6);
+        r
+    }
 }

@@ -15,6 +15,8 @@ use super::fft2::{fast_size, gaussian_blur, Fft2};
 pub(crate) const WORKING_SHORT_SIDE: usize = 512;
 /// Inner and outer scale of the difference-of-Gaussians residual, in working pixels.
 pub(crate) const DOG_SIGMAS: (f32, f32) = (0.8, 3.0);
+/// Largest extra weight a quiet area gets over a median one (before the square root).
+const SNR_WEIGHT_CAP: f32 = 4.0;
 /// Shortest tile period searched, in working pixels.
 const MIN_PERIOD: f32 = 44.0;
 /// Longest period searched, as a fraction of the working image's short side.
@@ -33,7 +35,19 @@ pub(crate) fn residual(luma: &[f32], w: usize, h: usize) -> Vec<f32> {
     let r: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
     let mag: Vec<f32> = r.iter().map(|v| v.abs()).collect();
     let act = box_blur(&mag, w, h, 4);
-    r.iter().zip(&act).map(|(v, a)| (v / (a + 0.5)).clamp(-3.0, 3.0)).collect()
+    // Local-SNR weighting: dividing by the activity makes the residual unit-variance; the
+    // extra factor (c / activity)^0.5 (c = median activity) leans further towards quiet
+    // areas, where a unit of mark is worth more than in busy texture.
+    let mut sorted = act.clone();
+    sorted.sort_unstable_by(f32::total_cmp);
+    let c = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0) + 0.5;
+    r.iter()
+        .zip(&act)
+        .map(|(v, a)| {
+            let d = a + 0.5;
+            (v / d).clamp(-3.0, 3.0) * (c / d).min(SNR_WEIGHT_CAP).sqrt()
+        })
+        .collect()
 }
 
 /// Candidate lattice bases, best first.

@@ -191,11 +191,30 @@ where
         || vec![0.0f32; width],
         |delta, (y, row)| {
             row_delta(y, delta);
-            for (px, &d) in row.chunks_exact_mut(channels).zip(delta.iter()) {
-                for s in &mut px[..colour] {
-                    *s = s.add_delta(d);
+            // Constant chunk sizes for the common layouts let the compiler unroll the loop.
+            match (channels, colour) {
+                (1, 1) => add_row::<T, 1, 1>(row, delta),
+                (3, 3) => add_row::<T, 3, 3>(row, delta),
+                (4, 3) => add_row::<T, 4, 3>(row, delta),
+                (2, 1) => add_row::<T, 2, 1>(row, delta),
+                _ => {
+                    for (px, &d) in row.chunks_exact_mut(channels).zip(delta.iter()) {
+                        for s in &mut px[..colour] {
+                            *s = s.add_delta(d);
+                        }
+                    }
                 }
             }
         },
     );
+}
+
+/// Adds one row's deltas to the `COLOUR` first channels of `CH`-channel pixels.
+#[inline]
+fn add_row<T: Sample, const CH: usize, const COLOUR: usize>(row: &mut [T], delta: &[f32]) {
+    for (px, &d) in row.chunks_exact_mut(CH).zip(delta) {
+        for s in &mut px[..COLOUR] {
+            *s = s.add_delta(d);
+        }
+    }
 }

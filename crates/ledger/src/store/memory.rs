@@ -12,6 +12,7 @@ use crate::{Error, Result};
 pub struct MemoryStore {
     records: Vec<Vec<u8>>,
     rows: Vec<IndexRow>,
+    fingerprints: Vec<Option<[u8; 32]>>,
     hashes: Vec<Hash>,
     by_id: HashMap<u64, u64>,
     by_sha: HashMap<Hash, Vec<u64>>,
@@ -58,8 +59,8 @@ impl LogStore for MemoryStore {
                 index: r.index,
                 content_id: r.content_id,
                 media_key: super::media_key(&r.media_sha256),
-                fingerprint: r.fingerprint,
             });
+            self.fingerprints.push(r.fingerprint);
             self.by_id.insert(r.content_id, r.index);
             self.by_sha.entry(r.media_sha256).or_default().push(r.index);
         }
@@ -102,6 +103,26 @@ impl LogStore for MemoryStore {
         Ok(0)
     }
 
+    fn fingerprint_segments(&mut self) -> Result<Vec<super::mih::Segment>> {
+        // The reference store scans: no index to keep consistent.
+        Ok(Vec::new())
+    }
+
+    fn fingerprint_rows(&mut self, _start: u64) -> Result<Vec<super::mih::PostingRow>> {
+        Ok(Vec::new())
+    }
+
+    fn fingerprint_tiles(&mut self, first: u64, last: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        // Made on demand from the fingerprints (nothing stored to disagree).
+        let tile = super::mih::FP_TILE;
+        let (s, e) = clamp(
+            first.saturating_mul(tile),
+            last.saturating_add(1).saturating_mul(tile),
+            self.fingerprints.len(),
+        );
+        Ok(super::mih::tiles_to_write(s as u64, &self.fingerprints[s..e], Vec::new()))
+    }
+
     fn find_content_id(&mut self, content_id: u64) -> Result<Option<u64>> {
         Ok(self.by_id.get(&content_id).copied())
     }
@@ -116,9 +137,10 @@ impl LogStore for MemoryStore {
         max_distance: u32,
     ) -> Result<Option<(u64, u32)>> {
         let best = self
-            .rows
+            .fingerprints
             .iter()
-            .filter_map(|r| r.fingerprint.map(|fp| (hamming(fingerprint, &fp), r.index)))
+            .zip(0u64..)
+            .filter_map(|(fp, i)| fp.map(|fp| (hamming(fingerprint, &fp), i)))
             .filter(|&(d, _)| d <= max_distance)
             .min();
         Ok(best.map(|(d, i)| (i, d)))

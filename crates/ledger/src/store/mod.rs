@@ -3,9 +3,10 @@
 //! # What a store keeps
 //!
 //! * the encoded records by index, with their content ID and the first 8 bytes of their
-//!   media hash in indexed integer columns (content IDs are unique) and their fingerprint,
-//!   if any, in a side table;
-//! * every stored hash of the Merkle tree ([`crate::merkle`] numbering);
+//!   media hash in integer columns, and lookup indexes on both (content IDs are unique);
+//! * every stored hash of the Merkle tree ([`crate::merkle`] numbering), in the SQL stores
+//!   as tiles of [`HASH_TILE`] hashes per row;
+//! * the fingerprint index ([`mih`]: multi-index hashing segments);
 //! * the signed checkpoints, by tree size.
 //!
 //! # Call protocol
@@ -18,6 +19,7 @@
 //! Readers may run at any time and see a committed prefix of the log.
 
 pub mod memory;
+pub mod mih;
 pub mod postgres;
 pub mod sqlite;
 
@@ -37,8 +39,6 @@ pub struct IndexRow {
     /// Media key column: the first 8 bytes of the media hash (the full hash is in the
     /// record; the short key keeps the index small, which matters for random inserts).
     pub media_key: u64,
-    /// Fingerprint side-table entry, if any.
-    pub fingerprint: Option<[u8; 32]>,
 }
 
 /// An append-only log store. See the module docs for the call protocol.
@@ -91,12 +91,34 @@ pub trait LogStore: Send {
     /// [`Error::Storage`] on backend failure.
     fn index_rows(&mut self, start: u64, end: u64) -> Result<Vec<IndexRow>>;
 
-    /// Number of side-table rows (fingerprints) that belong to no record. Index rows of
-    /// records are checked through [`LogStore::index_rows`]; this finds the others.
+    /// Number of lookup-index entries that disagree with the records' index columns:
+    /// entries that point at no record or at a record with another key, records without
+    /// an entry, and fingerprint-index rows of no segment. The columns themselves are
+    /// checked against the records through [`LogStore::index_rows`].
     ///
     /// # Errors
     /// [`Error::Storage`] on backend failure.
     fn orphan_rows(&mut self) -> Result<u64>;
+
+    /// The fingerprint-index segments, by ascending start (none for a store that scans).
+    ///
+    /// # Errors
+    /// [`Error::Storage`] on backend failure.
+    fn fingerprint_segments(&mut self) -> Result<Vec<mih::Segment>>;
+
+    /// Packed fingerprint tiles `first..=last` ([`mih::FP_TILE`] records each) that
+    /// exist, ascending.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] on backend failure.
+    fn fingerprint_tiles(&mut self, first: u64, last: u64) -> Result<Vec<(u64, Vec<u8>)>>;
+
+    /// The stored rows of the fingerprint-index segment that starts at `start`, ordered by
+    /// part and group (what [`mih::build`] makes from the segment's records).
+    ///
+    /// # Errors
+    /// [`Error::Storage`] on backend failure.
+    fn fingerprint_rows(&mut self, start: u64) -> Result<Vec<mih::PostingRow>>;
 
     /// The index of the record with this content ID.
     ///
@@ -222,6 +244,62 @@ pub(crate) fn read_frontier(
 ) -> Result<Vec<Hash>> {
     let ids: Vec<u64> = merkle::root_subtrees(size).iter().map(|id| id.stored_index()).collect();
     read(&ids)
+}
+
+/// Stored hashes per row in the SQL stores (a tile of 8 KiB): appends rewrite only the
+/// last tile, and a row per hash would cost more in row overhead than the hash itself.
+pub const HASH_TILE: u64 = 256;
+
+/// Splits packed tiles `(tile, bytes)`, ascending and consecutive from the tile of
+/// `start`, into the hashes `[start, end)`. Stops at the first tile that is missing, not
+/// a multiple of 32 bytes, or short before its end, so a damaged tile reads as missing
+/// hashes (which `verify` reports) rather than as an error.
+pub(crate) fn hashes_from_tiles(
+    start: u64,
+    end: u64,
+    tiles: impl IntoIterator<Item = (u64, Vec<u8>)>,
+) -> Vec<Hash> {
+    let mut out = Vec::new();
+    for (want_tile, (tile, bytes)) in (start / HASH_TILE..).zip(tiles) {
+        if tile != want_tile || bytes.len() % 32 != 0 {
+            break;
+        }
+        let first = tile * HASH_TILE;
+        let n = (bytes.len() / 32) as u64;
+        for (k, c) in bytes.chunks_exact(32).enumerate() {
+            let i = first + k as u64;
+            if i >= start && i < end {
+                let mut h = [0u8; 32];
+                h.copy_from_slice(c);
+                out.push(h);
+            }
+        }
+        if n < HASH_TILE || first + n >= end {
+            break;
+        }
+    }
+    out
+}
+
+/// The tiles an append writes: `(tile, bytes)` for each tile touched by new hashes
+/// `first..`, given the current bytes of the partial last tile (if `first` is inside one).
+pub(crate) fn tiles_to_write(first: u64, hashes: &[Hash], partial: Vec<u8>) -> Vec<(u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut tile = first / HASH_TILE;
+    let mut cur = partial;
+    let mut at = first;
+    for h in hashes {
+        cur.extend_from_slice(h);
+        at += 1;
+        if at % HASH_TILE == 0 {
+            out.push((tile, std::mem::take(&mut cur)));
+            tile += 1;
+        }
+    }
+    if !cur.is_empty() {
+        out.push((tile, cur));
+    }
+    out
 }
 
 /// Content IDs are stored as the signed 64-bit integers SQL databases have.

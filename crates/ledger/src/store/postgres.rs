@@ -6,15 +6,22 @@
 //! commits. Concurrent writers queue on that row lock, so the log stays one sequence and
 //! every committed batch is complete. Commits use the server's default
 //! `synchronous_commit = on`, so they are durable when `append` returns.
+//!
+//! Schema 2 keeps stored hashes as tiles of [`HASH_TILE`] per row (a row per hash cost a
+//! 24-byte tuple header, a line pointer and an index entry for 32 bytes of hash) and the
+//! fingerprints only inside the records, indexed by [`super::mih`] segments; a schema-1
+//! log (`hashes` and `fingerprints` tables) is migrated when a writer connects.
 
 use postgres::{Client, NoTls};
 
+use super::mih::{self, Segment};
 use super::{
-    hamming, has_media_hash, id_from_sql, id_to_sql, index_from_sql, index_to_sql, media_key,
-    plan_append, read_frontier, to_hash, IndexRow, LogStore,
+    has_media_hash, hashes_from_tiles, id_from_sql, id_to_sql, index_from_sql, index_to_sql,
+    media_key, plan_append, read_frontier, tiles_to_write, to_hash, IndexRow, LogStore, HASH_TILE,
 };
 use crate::checkpoint::Checkpoint;
 use crate::merkle::Hash;
+use crate::record::indexed_fields;
 use crate::{Error, Result};
 
 const BACKEND: &str = "postgres";
@@ -26,15 +33,35 @@ CREATE TABLE IF NOT EXISTS log_state (
 );
 INSERT INTO log_state (id, size) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 CREATE TABLE IF NOT EXISTS records (
-    idx BIGINT PRIMARY KEY,
+    idx BIGINT PRIMARY KEY WITH (fillfactor = 100),
     content_id BIGINT NOT NULL UNIQUE,
     media_key BIGINT NOT NULL,
     record BYTEA NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_media_key ON records (media_key);
-CREATE TABLE IF NOT EXISTS fingerprints (idx BIGINT PRIMARY KEY, fp BYTEA NOT NULL);
-CREATE TABLE IF NOT EXISTS hashes (i BIGINT PRIMARY KEY, h BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS hash_tiles (
+    tile BIGINT PRIMARY KEY WITH (fillfactor = 100), hashes BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fp_tiles (
+    tile BIGINT PRIMARY KEY WITH (fillfactor = 100), fps BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fp_segments (
+    start BIGINT PRIMARY KEY, \"end\" BIGINT NOT NULL, bits INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fp_rows (
+    seg BIGINT NOT NULL, part INTEGER NOT NULL, grp INTEGER NOT NULL, postings BYTEA NOT NULL,
+    PRIMARY KEY (seg, part, grp)
+);
 CREATE TABLE IF NOT EXISTS checkpoints (size BIGINT PRIMARY KEY, note TEXT NOT NULL);
+";
+
+/// Schema 1 to 2: hashes into tiles (in the server), the fingerprint side table dropped
+/// (the fingerprints are in the records); the segments are built afterwards.
+const MIGRATE_V1: &str = "
+INSERT INTO hash_tiles (tile, hashes)
+  SELECT i / 256, string_agg(h, ''::bytea ORDER BY i) FROM hashes GROUP BY i / 256;
+DROP TABLE hashes;
+DROP TABLE IF EXISTS fingerprints;
 ";
 
 /// Key of the advisory lock that serializes schema creation.
@@ -47,6 +74,7 @@ fn err(e: postgres::Error) -> Error {
 /// A log in a PostgreSQL database.
 pub struct PostgresStore {
     client: Client,
+    segment: u64,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -88,30 +116,199 @@ impl PostgresStore {
             ))
             .map_err(err)?;
         }
+        let row = tx
+            .query_one(
+                "SELECT to_regclass('hashes') IS NOT NULL, to_regclass('hash_tiles') IS NULL",
+                &[],
+            )
+            .map_err(err)?;
+        let (v1, new_tiles): (bool, bool) = (row.get(0), row.get(1));
         tx.batch_execute(SCHEMA).map_err(err)?;
+        if new_tiles {
+            // Hashes do not compress: store the tiles out of line without trying. (Only
+            // when the table is new: the ALTER locks the table against running appends.)
+            tx.batch_execute(
+                "ALTER TABLE hash_tiles ALTER COLUMN hashes SET STORAGE EXTERNAL;
+                 ALTER TABLE fp_tiles ALTER COLUMN fps SET STORAGE EXTERNAL;",
+            )
+            .map_err(err)?;
+        }
+        if v1 {
+            tx.batch_execute(MIGRATE_V1).map_err(err)?;
+            let size = index_from_sql(
+                BACKEND,
+                tx.query_one("SELECT size FROM log_state WHERE id = 1", &[]).map_err(err)?.get(0),
+            )?;
+            let mut at = 0;
+            while at < size {
+                let end = (at + 64 * mih::FP_TILE).min(size);
+                let mut opts = vec![None; usize::try_from(end - at).unwrap_or(0)];
+                for (i, fp) in fingerprints_range(&mut tx, at, end)? {
+                    if let Some(slot) = opts.get_mut(usize::try_from(i - at).unwrap_or(usize::MAX))
+                    {
+                        *slot = Some(fp);
+                    }
+                }
+                write_fp_tiles(&mut tx, at, &opts)?;
+                at = end;
+            }
+            maintain_segments(&mut tx, size, mih::DEFAULT_SEGMENT)?;
+        }
         tx.commit().map_err(err)?;
         if let Some(schema) = schema {
             client.batch_execute(&format!("SET search_path TO {schema}")).map_err(err)?;
         }
-        Ok(Self { client })
+        Ok(Self { client, segment: mih::DEFAULT_SEGMENT })
+    }
+
+    /// Sets the records per new fingerprint-index segment (default
+    /// [`mih::DEFAULT_SEGMENT`]); small values exercise segment builds and merges in
+    /// tests. The log stays valid under any value, across writers.
+    pub fn set_index_sizes(&mut self, fingerprint_segment: u64) {
+        self.segment = fingerprint_segment.clamp(1, mih::MAX_SEGMENT);
     }
 }
 
+fn segments_in(client: &mut impl postgres::GenericClient) -> Result<Vec<Segment>> {
+    let rows = client
+        .query("SELECT start, \"end\", bits FROM fp_segments ORDER BY start", &[])
+        .map_err(err)?;
+    rows.iter()
+        .map(|r| {
+            Ok(Segment {
+                start: index_from_sql(BACKEND, r.get(0))?,
+                end: index_from_sql(BACKEND, r.get(1))?,
+                bits: u32::try_from(r.get::<_, i32>(2)).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+fn fingerprints_range(
+    client: &mut impl postgres::GenericClient,
+    start: u64,
+    end: u64,
+) -> Result<Vec<(u64, [u8; 32])>> {
+    let (s, e) = range_args(start, end)?;
+    let rows = client
+        .query(
+            "SELECT idx, record FROM records WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+            &[&s, &e],
+        )
+        .map_err(err)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        if let Some((_, _, Some(fp))) = indexed_fields(r.get::<_, &[u8]>(1)) {
+            out.push((index_from_sql(BACKEND, r.get(0))?, fp));
+        }
+    }
+    Ok(out)
+}
+
+/// Appends the fingerprints of records `first..` to the packed tiles.
+fn write_fp_tiles(
+    tx: &mut postgres::Transaction<'_>,
+    first: u64,
+    fps: &[Option<[u8; 32]>],
+) -> Result<()> {
+    let partial: Vec<u8> = if first % mih::FP_TILE == 0 {
+        Vec::new()
+    } else {
+        tx.query_opt(
+            "SELECT fps FROM fp_tiles WHERE tile = $1",
+            &[&index_to_sql(BACKEND, first / mih::FP_TILE)?],
+        )
+        .map_err(err)?
+        .map(|r| r.get(0))
+        .unwrap_or_default()
+    };
+    if !mih::partial_tile_ok(first, &partial) {
+        return Err(Error::integrity("the last fingerprint tile has the wrong length"));
+    }
+    let tiles = mih::tiles_to_write(first, fps, partial);
+    let ti: Vec<i64> =
+        tiles.iter().map(|(t, _)| index_to_sql(BACKEND, *t)).collect::<Result<_>>()?;
+    let tb: Vec<&[u8]> = tiles.iter().map(|(_, b)| b.as_slice()).collect();
+    tx.execute(
+        "INSERT INTO fp_tiles (tile, fps) SELECT * FROM UNNEST($1::bigint[], $2::bytea[]) \
+         ON CONFLICT (tile) DO UPDATE SET fps = EXCLUDED.fps",
+        &[&ti, &tb],
+    )
+    .map_err(err)?;
+    Ok(())
+}
+
+fn fp_tiles_in(
+    client: &mut impl postgres::GenericClient,
+    first: u64,
+    last: u64,
+) -> Result<Vec<(u64, Vec<u8>)>> {
+    let rows = client
+        .query(
+            "SELECT tile, fps FROM fp_tiles WHERE tile >= $1 AND tile <= $2 ORDER BY tile",
+            &[&index_to_sql(BACKEND, first)?, &index_to_sql(BACKEND, last.min(i64::MAX as u64))?],
+        )
+        .map_err(err)?;
+    rows.iter().map(|r| Ok((index_from_sql(BACKEND, r.get(0))?, r.get(1)))).collect()
+}
+
+/// Builds and drops fingerprint-index segments as [`mih::maintenance`] says.
+fn maintain_segments(tx: &mut postgres::Transaction<'_>, size: u64, seg_size: u64) -> Result<()> {
+    let current = segments_in(tx)?;
+    let (drop, build) = mih::maintenance(&current, size, seg_size);
+    for start in drop {
+        let s = index_to_sql(BACKEND, start)?;
+        tx.execute("DELETE FROM fp_rows WHERE seg = $1", &[&s]).map_err(err)?;
+        tx.execute("DELETE FROM fp_segments WHERE start = $1", &[&s]).map_err(err)?;
+    }
+    for seg in build {
+        let s = index_to_sql(BACKEND, seg.start)?;
+        tx.execute("DELETE FROM fp_rows WHERE seg = $1", &[&s]).map_err(err)?;
+        tx.execute("DELETE FROM fp_segments WHERE start = $1", &[&s]).map_err(err)?;
+        let fps = fingerprints_range(tx, seg.start, seg.end)?;
+        let rows = mih::build(&seg, &fps);
+        let parts: Vec<i32> = rows.iter().map(|r| i32::try_from(r.0).unwrap_or(i32::MAX)).collect();
+        let grps: Vec<i32> = rows.iter().map(|r| i32::try_from(r.1).unwrap_or(i32::MAX)).collect();
+        let blobs: Vec<&[u8]> = rows.iter().map(|r| r.2.as_slice()).collect();
+        tx.execute(
+            "INSERT INTO fp_rows (seg, part, grp, postings) \
+             SELECT $1, * FROM UNNEST($2::int[], $3::int[], $4::bytea[])",
+            &[&s, &parts, &grps, &blobs],
+        )
+        .map_err(err)?;
+        let bits = i32::try_from(seg.bits).unwrap_or(0);
+        tx.execute(
+            "INSERT INTO fp_segments (start, \"end\", bits) VALUES ($1, $2, $3)",
+            &[&s, &index_to_sql(BACKEND, seg.end)?, &bits],
+        )
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
 fn hashes_in(client: &mut impl postgres::GenericClient, indexes: &[u64]) -> Result<Vec<Hash>> {
-    let ids: Vec<i64> = indexes.iter().map(|&i| index_to_sql(BACKEND, i)).collect::<Result<_>>()?;
-    let rows = client.query("SELECT i, h FROM hashes WHERE i = ANY($1)", &[&ids]).map_err(err)?;
+    let mut tiles: Vec<i64> =
+        indexes.iter().map(|&i| index_to_sql(BACKEND, i / HASH_TILE)).collect::<Result<_>>()?;
+    tiles.sort_unstable();
+    tiles.dedup();
+    let rows = client
+        .query("SELECT tile, hashes FROM hash_tiles WHERE tile = ANY($1)", &[&tiles])
+        .map_err(err)?;
     let mut found = std::collections::HashMap::with_capacity(rows.len());
     for row in rows {
-        let i: i64 = row.get(0);
-        let h: &[u8] = row.get(1);
-        found.insert(i, to_hash(BACKEND, h)?);
+        let t: i64 = row.get(0);
+        let b: Vec<u8> = row.get(1);
+        found.insert(index_from_sql(BACKEND, t)?, b);
     }
-    ids.iter()
-        .map(|i| {
+    indexes
+        .iter()
+        .map(|&i| {
+            let off = ((i % HASH_TILE) * 32) as usize;
             found
-                .get(i)
-                .copied()
-                .ok_or_else(|| Error::integrity(format!("stored hash {i} is missing")))
+                .get(&(i / HASH_TILE))
+                .and_then(|b| b.get(off..off + 32))
+                .map(|h| to_hash(BACKEND, h))
+                .unwrap_or_else(|| Err(Error::integrity(format!("stored hash {i} is missing"))))
         })
         .collect()
 }
@@ -156,18 +353,12 @@ impl LogStore for PostgresStore {
         let mut cid = Vec::with_capacity(plan.new_records.len());
         let mut sha: Vec<i64> = Vec::with_capacity(plan.new_records.len());
         let mut rec: Vec<&[u8]> = Vec::with_capacity(plan.new_records.len());
-        let mut fp_idx = Vec::new();
-        let mut fp: Vec<&[u8]> = Vec::new();
         for r in &plan.new_records {
             let i = index_to_sql(BACKEND, r.index)?;
             idx.push(i);
             cid.push(id_to_sql(r.content_id));
             sha.push(id_to_sql(media_key(&r.media_sha256)));
             rec.push(r.bytes);
-            if let Some(f) = &r.fingerprint {
-                fp_idx.push(i);
-                fp.push(&f[..]);
-            }
         }
         if !idx.is_empty() {
             tx.execute(
@@ -177,23 +368,38 @@ impl LogStore for PostgresStore {
             )
             .map_err(err)?;
         }
-        if !fp_idx.is_empty() {
+        if !plan.new_hashes.is_empty() {
+            let first = plan.first_hash_index;
+            let partial: Vec<u8> = if first % HASH_TILE == 0 {
+                Vec::new()
+            } else {
+                tx.query_opt(
+                    "SELECT hashes FROM hash_tiles WHERE tile = $1",
+                    &[&index_to_sql(BACKEND, first / HASH_TILE)?],
+                )
+                .map_err(err)?
+                .map(|r| r.get(0))
+                .unwrap_or_default()
+            };
+            if partial.len() as u64 != (first % HASH_TILE) * 32 {
+                return Err(Error::integrity("the last hash tile has the wrong length"));
+            }
+            let tiles = tiles_to_write(first, &plan.new_hashes, partial);
+            let ti: Vec<i64> =
+                tiles.iter().map(|(t, _)| index_to_sql(BACKEND, *t)).collect::<Result<_>>()?;
+            let tb: Vec<&[u8]> = tiles.iter().map(|(_, b)| b.as_slice()).collect();
             tx.execute(
-                "INSERT INTO fingerprints (idx, fp) SELECT * FROM UNNEST($1::bigint[], $2::bytea[])",
-                &[&fp_idx, &fp],
+                "INSERT INTO hash_tiles (tile, hashes) SELECT * FROM UNNEST($1::bigint[], $2::bytea[]) \
+                 ON CONFLICT (tile) DO UPDATE SET hashes = EXCLUDED.hashes",
+                &[&ti, &tb],
             )
             .map_err(err)?;
         }
-        if !plan.new_hashes.is_empty() {
-            let hi: Vec<i64> = (0..plan.new_hashes.len() as u64)
-                .map(|k| index_to_sql(BACKEND, plan.first_hash_index + k))
-                .collect::<Result<_>>()?;
-            let hs: Vec<&[u8]> = plan.new_hashes.iter().map(|h| &h[..]).collect();
-            tx.execute(
-                "INSERT INTO hashes (i, h) SELECT * FROM UNNEST($1::bigint[], $2::bytea[])",
-                &[&hi, &hs],
-            )
-            .map_err(err)?;
+        if !plan.new_records.is_empty() {
+            let fps: Vec<Option<[u8; 32]>> =
+                plan.new_records.iter().map(|r| r.fingerprint).collect();
+            write_fp_tiles(&mut tx, size, &fps)?;
+            maintain_segments(&mut tx, plan.new_size, self.segment)?;
         }
         let new_size = index_to_sql(BACKEND, plan.new_size)?;
         tx.execute("UPDATE log_state SET size = $1 WHERE id = 1", &[&new_size]).map_err(err)?;
@@ -218,17 +424,43 @@ impl LogStore for PostgresStore {
     }
 
     fn stored_hash_range(&mut self, start: u64, end: u64) -> Result<Vec<Hash>> {
-        let (s, e) = range_args(start, end)?;
+        if start >= end {
+            return Ok(Vec::new());
+        }
         let rows = self
             .client
-            .query("SELECT h FROM hashes WHERE i >= $1 AND i < $2 ORDER BY i", &[&s, &e])
+            .query(
+                "SELECT tile, hashes FROM hash_tiles WHERE tile >= $1 AND tile <= $2 ORDER BY tile",
+                &[
+                    &index_to_sql(BACKEND, start / HASH_TILE)?,
+                    &index_to_sql(BACKEND, (end - 1) / HASH_TILE)?,
+                ],
+            )
             .map_err(err)?;
-        rows.iter().map(|r| to_hash(BACKEND, r.get::<_, &[u8]>(0))).collect()
+        let tiles = rows
+            .iter()
+            .map(|r| Ok((index_from_sql(BACKEND, r.get(0))?, r.get::<_, Vec<u8>>(1))))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(hashes_from_tiles(start, end, tiles))
     }
 
     fn stored_hash_count(&mut self) -> Result<u64> {
-        let row = self.client.query_one("SELECT COUNT(*) FROM hashes", &[]).map_err(err)?;
-        index_from_sql(BACKEND, row.get(0))
+        let row = self
+            .client
+            .query_one(
+                "SELECT COUNT(*), COALESCE(MAX(tile), -1), \
+                   COALESCE((SELECT length(hashes) FROM hash_tiles ORDER BY tile DESC LIMIT 1), 0) \
+                 FROM hash_tiles",
+                &[],
+            )
+            .map_err(err)?;
+        let (n, last, len): (i64, i64, i32) = (row.get(0), row.get(1), row.get(2));
+        if n == 0 {
+            return Ok(0);
+        }
+        // Every tile but the last is full; a gap shows as a count that does not match.
+        let full = index_from_sql(BACKEND, n.min(last + 1) - 1)?;
+        Ok(full * HASH_TILE + u64::try_from(len).unwrap_or(0) / 32)
     }
 
     fn index_rows(&mut self, start: u64, end: u64) -> Result<Vec<IndexRow>> {
@@ -236,9 +468,8 @@ impl LogStore for PostgresStore {
         let rows = self
             .client
             .query(
-                "SELECT r.idx, r.content_id, r.media_key, f.fp FROM records r \
-                 LEFT JOIN fingerprints f ON f.idx = r.idx \
-                 WHERE r.idx >= $1 AND r.idx < $2 ORDER BY r.idx",
+                "SELECT idx, content_id, media_key FROM records \
+                 WHERE idx >= $1 AND idx < $2 ORDER BY idx",
                 &[&s, &e],
             )
             .map_err(err)?;
@@ -248,10 +479,6 @@ impl LogStore for PostgresStore {
                 index: index_from_sql(BACKEND, row.get(0))?,
                 content_id: id_from_sql(row.get(1)),
                 media_key: id_from_sql(row.get(2)),
-                fingerprint: row
-                    .get::<_, Option<&[u8]>>(3)
-                    .map(|f| to_hash(BACKEND, f))
-                    .transpose()?,
             });
         }
         Ok(out)
@@ -261,8 +488,8 @@ impl LogStore for PostgresStore {
         let row = self
             .client
             .query_one(
-                "SELECT COUNT(*) FROM fingerprints f WHERE NOT EXISTS \
-                 (SELECT 1 FROM records r WHERE r.idx = f.idx)",
+                "SELECT COUNT(*) FROM fp_rows f WHERE NOT EXISTS \
+                 (SELECT 1 FROM fp_segments s WHERE s.start = f.seg)",
                 &[],
             )
             .map_err(err)?;
@@ -296,23 +523,38 @@ impl LogStore for PostgresStore {
         fingerprint: &[u8; 32],
         max_distance: u32,
     ) -> Result<Option<(u64, u32)>> {
-        // The distance is computed in the server (bit_count over XORed bit strings), so
-        // only the best row crosses the network.
-        let row = self
+        let segments = segments_in(&mut self.client)?;
+        let size = self.size()?;
+        let tail = segments.last().map_or(0, |s| s.end);
+        mih::nearest(self, &segments, tail, size, fingerprint, max_distance)
+    }
+
+    fn fingerprint_segments(&mut self) -> Result<Vec<Segment>> {
+        segments_in(&mut self.client)
+    }
+
+    fn fingerprint_tiles(&mut self, first: u64, last: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        fp_tiles_in(&mut self.client, first, last)
+    }
+
+    fn fingerprint_rows(&mut self, start: u64) -> Result<Vec<mih::PostingRow>> {
+        let rows = self
             .client
-            .query_opt(
-                "SELECT idx, fp FROM (SELECT idx, fp, \
-                   bit_count(('x' || encode(fp, 'hex'))::bit(256) # ('x' || $1)::bit(256)) AS d \
-                   FROM fingerprints) t \
-                 WHERE d <= $2 ORDER BY d, idx LIMIT 1",
-                &[&hex::encode(fingerprint), &i64::from(max_distance)],
+            .query(
+                "SELECT part, grp, postings FROM fp_rows WHERE seg = $1 ORDER BY part, grp",
+                &[&index_to_sql(BACKEND, start)?],
             )
             .map_err(err)?;
-        row.map(|r| {
-            let fp: &[u8] = r.get(1);
-            index_from_sql(BACKEND, r.get(0)).map(|i| (i, hamming(fingerprint, fp)))
-        })
-        .transpose()
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    u32::try_from(r.get::<_, i32>(0)).unwrap_or(u32::MAX),
+                    u32::try_from(r.get::<_, i32>(1)).unwrap_or(u32::MAX),
+                    r.get(2),
+                )
+            })
+            .collect())
     }
 
     fn add_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<()> {
@@ -363,5 +605,42 @@ impl LogStore for PostgresStore {
             )
             .map_err(err)?;
         index_from_sql(BACKEND, row.get(0)).map(Some)
+    }
+}
+
+impl mih::Source for PostgresStore {
+    fn rows(&mut self, seg: &Segment, part: u32, groups: &[u32]) -> Result<Vec<(u32, Vec<u8>)>> {
+        let g: Vec<i32> = groups.iter().map(|&g| i32::try_from(g).unwrap_or(i32::MAX)).collect();
+        let rows = self
+            .client
+            .query(
+                "SELECT grp, postings FROM fp_rows WHERE seg = $1 AND part = $2 AND grp = ANY($3)",
+                &[&index_to_sql(BACKEND, seg.start)?, &i32::try_from(part).unwrap_or(i32::MAX), &g],
+            )
+            .map_err(err)?;
+        Ok(rows
+            .iter()
+            .map(|r| (u32::try_from(r.get::<_, i32>(0)).unwrap_or(u32::MAX), r.get(1)))
+            .collect())
+    }
+
+    fn fingerprints(&mut self, indexes: &[u64]) -> Result<Vec<(u64, [u8; 32])>> {
+        let ids: Vec<i64> =
+            indexes.iter().map(|&i| index_to_sql(BACKEND, i)).collect::<Result<_>>()?;
+        let rows = self
+            .client
+            .query("SELECT idx, record FROM records WHERE idx = ANY($1)", &[&ids])
+            .map_err(err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some((_, _, Some(fp))) = indexed_fields(r.get::<_, &[u8]>(1)) {
+                out.push((index_from_sql(BACKEND, r.get(0))?, fp));
+            }
+        }
+        Ok(out)
+    }
+
+    fn tiles(&mut self, first: u64, last: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        fp_tiles_in(&mut self.client, first, last)
     }
 }

@@ -268,7 +268,7 @@ fn postgres_million_records_four_writers() {
     let start = std::time::Instant::now();
     let handles: Vec<_> = (0..WRITERS)
         .map(|w| {
-            let mut l = pg.open();
+            let mut l = pg.open_default();
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 for k in 0..PER_WRITER {
@@ -285,7 +285,7 @@ fn postgres_million_records_four_writers() {
         "postgres, {WRITERS} writers: {total} records in {secs:.1} s = {:.0} records/s",
         total as f64 / secs
     );
-    let mut l = pg.open();
+    let mut l = pg.open_default();
     assert_eq!(l.size().unwrap(), WRITERS * PER_WRITER * BATCH);
     let t = std::time::Instant::now();
     let report = l.verify(None).unwrap();
@@ -294,7 +294,37 @@ fn postgres_million_records_four_writers() {
     for n in (0..WRITERS * PER_WRITER * BATCH).step_by(99_991) {
         assert!(l.store_mut().find_content_id(common::mix(n)).unwrap().is_some());
     }
-    eprintln!("storage: {:?} bytes", l.store_mut().storage_bytes().unwrap());
+    let stats = l.stats().unwrap();
+    eprintln!(
+        "storage: {:?} bytes for {} record bytes + {} hash bytes",
+        stats.storage_bytes,
+        stats.record_bytes,
+        stats.stored_hashes * 32
+    );
+    let mut c = pg.client();
+    for r in c
+        .query(
+            "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY 2 DESC",
+            &[],
+        )
+        .unwrap()
+    {
+        eprintln!("  {}: {} bytes", r.get::<_, String>(0), r.get::<_, i64>(1));
+    }
+    let t = std::time::Instant::now();
+    for n in (0..WRITERS * PER_WRITER * BATCH).step_by(99_991) {
+        let mut fp = common::record(n).fingerprint.map_or([0; 32], |f| f.0);
+        fp[3] ^= 0x0f;
+        let hit = l.store_mut().nearest_fingerprint(&fp, 48).unwrap();
+        let idx = l.store_mut().find_content_id(common::mix(n)).unwrap().unwrap();
+        assert!(n % 3 == 0 || hit == Some((idx, 4)), "{n}: {hit:?}");
+    }
+    eprintln!(
+        "nearest fingerprint r48, 11 queries: {:.1} ms each",
+        t.elapsed().as_secs_f64() * 1e3 / 11.0
+    );
 }
 
 /// SQLite at scale, in-process: 1,000,000 records in batches of 10,000, then verify.
@@ -302,7 +332,10 @@ fn postgres_million_records_four_writers() {
 #[test]
 #[ignore = "scale test, about a minute"]
 fn sqlite_million_records() {
+    let dir = tempfile::tempdir().unwrap();
     let mut b = common::sqlite();
+    b.ledger =
+        provmark_ledger::open(&format!("sqlite:{}", dir.path().join("m.db").display())).unwrap();
     let start = std::time::Instant::now();
     for k in 0..100u64 {
         b.ledger.append_batch(&records(k * 10_000..(k + 1) * 10_000)).unwrap();

@@ -75,7 +75,7 @@ impl Backend {
     /// Opens another handle on the same log (a second writer, or after a restart).
     pub fn reopen(&self) -> Ledger {
         match (self.name, &self.sqlite_path, &self.pg) {
-            ("sqlite", Some(p), _) => Ledger::new(Box::new(SqliteStore::open(p).unwrap())),
+            ("sqlite", Some(p), _) => open_sqlite(p),
             ("postgres", _, Some(pg)) => pg.open(),
             _ => panic!("memory logs cannot be reopened"),
         }
@@ -92,10 +92,21 @@ pub fn memory() -> Backend {
     }
 }
 
+/// Small index sizes, so that the suite's logs (tens to hundreds of records) build and
+/// merge fingerprint segments and merge the lookup indexes many times.
+pub const TEST_SEGMENT: u64 = 4;
+pub const TEST_LOOKUP_MERGE: u64 = 8;
+
+pub fn open_sqlite(path: &std::path::Path) -> Ledger {
+    let mut store = SqliteStore::open(path).unwrap();
+    store.set_index_sizes(TEST_SEGMENT, TEST_LOOKUP_MERGE);
+    Ledger::new(Box::new(store))
+}
+
 pub fn sqlite() -> Backend {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    let ledger = provmark_ledger::open(&format!("sqlite:{}", path.display())).unwrap();
+    let ledger = open_sqlite(&path);
     Backend { name: "sqlite", ledger, sqlite_path: Some(path), pg: None, _dir: Some(dir) }
 }
 
@@ -123,6 +134,13 @@ pub struct PgSchema {
 
 impl PgSchema {
     pub fn open(&self) -> Ledger {
+        let mut store = PostgresStore::connect_in_schema(&self.url, Some(&self.schema)).unwrap();
+        store.set_index_sizes(TEST_SEGMENT);
+        Ledger::new(Box::new(store))
+    }
+
+    /// A writer with the default index sizes (for the scale tests).
+    pub fn open_default(&self) -> Ledger {
         Ledger::new(Box::new(
             PostgresStore::connect_in_schema(&self.url, Some(&self.schema)).unwrap(),
         ))

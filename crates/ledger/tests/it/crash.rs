@@ -21,9 +21,12 @@ fn kill_dash_nine_during_appends_loses_nothing_committed() {
     let mut rng = 0x1234_5678u64;
     let mut kills = 0;
     for round in 0..8 {
-        let batches = 6 + round * 3;
+        let batches = 12 + round * 6;
         let mut child = Command::new(helper)
             .args([path.to_str().unwrap(), &BATCH.to_string(), &batches.to_string()])
+            // Small index sizes: kills land inside segment builds, segment merges and
+            // lookup-index merges too.
+            .args(["3000", "5000"])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();

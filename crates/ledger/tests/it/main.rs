@@ -8,4 +8,5 @@ mod backends;
 mod common;
 mod crash;
 mod golang;
+mod migrate;
 mod tamper;

@@ -13,6 +13,8 @@ trait Raw {
     fn get_text(&mut self, size: i64) -> String;
     fn set_text(&mut self, size: i64, v: &str);
     fn exec(&mut self, sql: &str);
+    fn fp_rows(&mut self, seg: i64) -> Vec<(i64, i64, Vec<u8>)>;
+    fn set_fp_row(&mut self, seg: i64, part: i64, grp: i64, v: &[u8]);
 }
 
 impl Raw for rusqlite::Connection {
@@ -41,6 +43,19 @@ impl Raw for rusqlite::Connection {
     fn exec(&mut self, sql: &str) {
         self.execute_batch(sql).unwrap();
     }
+    fn fp_rows(&mut self, seg: i64) -> Vec<(i64, i64, Vec<u8>)> {
+        let mut st =
+            self.prepare("SELECT part, grp, postings FROM fp_rows WHERE seg = ?1").unwrap();
+        let rows = st.query_map([seg], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+    fn set_fp_row(&mut self, seg: i64, part: i64, grp: i64, v: &[u8]) {
+        self.execute(
+            "UPDATE fp_rows SET postings = ?1 WHERE seg = ?2 AND part = ?3 AND grp = ?4",
+            rusqlite::params![v, seg, part, grp],
+        )
+        .unwrap();
+    }
 }
 
 impl Raw for postgres::Client {
@@ -61,6 +76,21 @@ impl Raw for postgres::Client {
     }
     fn exec(&mut self, sql: &str) {
         self.batch_execute(sql).unwrap();
+    }
+    fn fp_rows(&mut self, seg: i64) -> Vec<(i64, i64, Vec<u8>)> {
+        self.query("SELECT part, grp, postings FROM fp_rows WHERE seg = $1", &[&seg])
+            .unwrap()
+            .iter()
+            .map(|r| (i64::from(r.get::<_, i32>(0)), i64::from(r.get::<_, i32>(1)), r.get(2)))
+            .collect()
+    }
+    fn set_fp_row(&mut self, seg: i64, part: i64, grp: i64, v: &[u8]) {
+        let (part, grp) = (part as i32, grp as i32);
+        self.execute(
+            "UPDATE fp_rows SET postings = $1 WHERE seg = $2 AND part = $3 AND grp = $4",
+            &[&v, &seg, &part, &grp],
+        )
+        .unwrap();
     }
 }
 
@@ -115,22 +145,28 @@ fn check_all(l: &mut Ledger, raw: &mut dyn Raw, v: &NoteVerifier, every_record_b
     }
     assert!(l.verify(Some(v)).unwrap().is_ok());
 
-    // Stored hashes: each one, named by the record that completes it.
+    // Stored hashes (in tiles of 256): each one, named by the record that completes it.
     let count = provmark_ledger::merkle::stored_hash_count(N);
     for level in 0u8..5 {
         for j in 0..(N >> level) {
             let id = NodeId::new(level, j);
             let si = id.stored_index() as i64;
             assert!((si as u64) < count);
-            let orig = raw.get_blob("hashes", "h", "i", si);
+            let (tile, off) = (si / 256, (si % 256) as usize * 32);
+            let orig = raw.get_blob("hash_tiles", "hashes", "tile", tile);
             let mut bad = orig.clone();
-            bad[(j as usize * 5) % 32] ^= 0x10;
-            raw.set_blob("hashes", "h", "i", si, &bad);
+            bad[off + (j as usize * 5) % 32] ^= 0x10;
+            raw.set_blob("hash_tiles", "hashes", "tile", tile, &bad);
             let completed_by = ((j + 1) << level) - 1;
             expect(l, v, ProblemKind::Hash, completed_by, &format!("hash {level}/{j}"));
-            raw.set_blob("hashes", "h", "i", si, &orig);
+            raw.set_blob("hash_tiles", "hashes", "tile", tile, &orig);
         }
     }
+    // A truncated tile reads as missing hashes from the cut on.
+    let orig = raw.get_blob("hash_tiles", "hashes", "tile", 0);
+    raw.set_blob("hash_tiles", "hashes", "tile", 0, &orig[..orig.len() - 32]);
+    assert_eq!(l.verify(Some(v)).unwrap().problem.unwrap().kind, ProblemKind::Hash);
+    raw.set_blob("hash_tiles", "hashes", "tile", 0, &orig);
     assert!(l.verify(Some(v)).unwrap().is_ok());
 
     // Index columns.
@@ -142,12 +178,43 @@ fn check_all(l: &mut Ledger, raw: &mut dyn Raw, v: &NoteVerifier, every_record_b
     raw.exec("UPDATE records SET content_id = content_id + 1 WHERE idx = 5");
     expect(l, v, ProblemKind::Index, 5, "content id column");
     raw.exec("UPDATE records SET content_id = content_id - 1 WHERE idx = 5");
-    let fp = raw.get_blob("fingerprints", "fp", "idx", 4);
-    let mut bad = fp.clone();
-    bad[0] ^= 4;
-    raw.set_blob("fingerprints", "fp", "idx", 4, &bad);
-    expect(l, v, ProblemKind::Index, 4, "fingerprint column");
-    raw.set_blob("fingerprints", "fp", "idx", 4, &fp);
+    assert!(l.verify(Some(v)).unwrap().is_ok());
+
+    // Packed fingerprints: a byte of some entries, and a presence bit of a record without.
+    let orig = raw.get_blob("fp_tiles", "fps", "tile", 0);
+    for k in [4usize, 11, 23] {
+        let mut bad = orig.clone();
+        bad[128 + 32 * k + 7] ^= 2;
+        raw.set_blob("fp_tiles", "fps", "tile", 0, &bad);
+        expect(l, v, ProblemKind::Index, k as u64, &format!("packed fingerprint {k}"));
+    }
+    let mut bad = orig.clone();
+    bad[0] ^= 0x80 >> 3;
+    raw.set_blob("fp_tiles", "fps", "tile", 0, &bad);
+    expect(l, v, ProblemKind::Index, 3, "presence bit of a record without fingerprint");
+    raw.set_blob("fp_tiles", "fps", "tile", 0, &orig);
+    assert!(l.verify(Some(v)).unwrap().is_ok());
+
+    // The fingerprint index: every stored posting of the first segment, one bit each.
+    let rows = raw.fp_rows(0);
+    assert!(!rows.is_empty(), "the test log has fingerprint segments");
+    for (part, grp, blob) in &rows {
+        for at in (0..blob.len()).step_by(4) {
+            let mut bad = blob.clone();
+            bad[at] ^= 1;
+            raw.set_fp_row(0, *part, *grp, &bad);
+            expect(l, v, ProblemKind::Index, 0, &format!("posting {part}/{grp}@{at}"));
+        }
+        raw.set_fp_row(0, *part, *grp, blob);
+    }
+    // A segment's bounds, and a row of no segment.
+    raw.exec("UPDATE fp_segments SET bits = bits + 1 WHERE start = 16");
+    expect(l, v, ProblemKind::Index, 16, "segment bits");
+    raw.exec("UPDATE fp_segments SET bits = bits - 1 WHERE start = 16");
+    raw.exec("INSERT INTO fp_rows (seg, part, grp, postings) SELECT 99999, part, grp, postings FROM fp_rows WHERE seg = 0");
+    let p = l.verify(Some(v)).unwrap().problem.expect("orphan fingerprint row not caught");
+    assert_eq!((p.kind, p.index), (ProblemKind::Index, None), "{}", p.detail);
+    raw.exec("DELETE FROM fp_rows WHERE seg = 99999");
     assert!(l.verify(Some(v)).unwrap().is_ok());
 
     // Checkpoints: every ASCII byte of each note.
@@ -173,15 +240,7 @@ fn check_all(l: &mut Ledger, raw: &mut dyn Raw, v: &NoteVerifier, every_record_b
     }
     assert!(l.verify(Some(v)).unwrap().is_ok());
 
-    // A fingerprint row that belongs to no record is caught too.
-    raw.exec("INSERT INTO fingerprints (idx, fp) SELECT 99999, fp FROM fingerprints WHERE idx = 4");
-    let p = l.verify(Some(v)).unwrap().problem.expect("orphan fingerprint row not caught");
-    assert_eq!((p.kind, p.index), (ProblemKind::Index, None), "{}", p.detail);
-    raw.exec("DELETE FROM fingerprints WHERE idx = 99999");
-    assert!(l.verify(Some(v)).unwrap().is_ok());
-
     // Deleting the last record is caught (a checkpoint covers it).
-    raw.exec(&format!("DELETE FROM fingerprints WHERE idx = {}", N - 1));
     raw.exec(&format!("DELETE FROM records WHERE idx = {}", N - 1));
     assert!(!l.verify(Some(v)).unwrap().is_ok());
 }
@@ -191,6 +250,17 @@ fn sqlite_every_altered_byte_is_caught() {
     let mut b = common::sqlite();
     let v = build(&mut b);
     let mut raw = rusqlite::Connection::open(b.sqlite_path.as_ref().unwrap()).unwrap();
+    // The sorted runs of the lookup indexes (SQLite): a changed index or key is caught.
+    for (table, at) in [("ids", 8usize), ("ids", 3), ("media", 8), ("media", 0)] {
+        let orig = raw.get_blob(table, "entries", "tile", 0);
+        let mut bad = orig.clone();
+        bad[at] ^= 1;
+        raw.set_blob(table, "entries", "tile", 0, &bad);
+        let p = b.ledger.verify(Some(&v)).unwrap().problem.expect("run entry not caught");
+        assert_eq!(p.kind, ProblemKind::Index, "{table}@{at}: {}", p.detail);
+        raw.set_blob(table, "entries", "tile", 0, &orig);
+    }
+    assert!(b.ledger.verify(Some(&v)).unwrap().is_ok());
     check_all(&mut b.ledger, &mut raw, &v, true);
 }
 
