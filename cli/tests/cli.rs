@@ -91,6 +91,38 @@ fn identity_with_keyring(dir: &std::path::Path) -> (std::path::PathBuf, std::pat
 }
 
 #[test]
+fn audio_detect_json_counts_its_attempts_in_the_p_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, _) = identity_with_keyring(tmp.path());
+    let out = tmp.path().join("marked.wav");
+    let clip = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/audio/pcm16-16000-mono-26s-librivox.wav");
+    provmark()
+        .args(["watermark", "embed", "--home"])
+        .arg(&home)
+        .args(["--id", "00c0ffee00c0ffee"])
+        .arg(&clip)
+        .arg(&out)
+        .assert()
+        .success();
+    let run = provmark()
+        .args(["watermark", "detect", "--json", "--home"])
+        .arg(&home)
+        .arg(&out)
+        .assert()
+        .code(0);
+    let line: serde_json::Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    assert_eq!(line["kind"], "audio");
+    assert_eq!(line["id"], "00c0ffee00c0ffee");
+    let attempts = line["attempts"].as_u64().unwrap();
+    assert!(attempts >= 1, "a detection took at least one decode: {line}");
+    #[allow(clippy::cast_precision_loss, reason = "small counts")]
+    let bound = attempts as f64 * 2f64.powi(-48);
+    let p = line["p_value"].as_f64().unwrap();
+    assert!((p - bound).abs() <= bound * 1e-9, "p_value {p} is attempts x 2^-48 = {bound}");
+}
+
+#[test]
 fn watermark_embed_then_detect_reports_the_id_as_json_lines() {
     let tmp = tempfile::tempdir().unwrap();
     let (home, ring) = identity_with_keyring(tmp.path());

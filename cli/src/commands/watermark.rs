@@ -183,6 +183,7 @@ fn detect_file(path: &Path, keys: &[DetectKey]) -> Report {
                 report.id = a.id;
                 report.key_id = a.key_id;
                 report.score = a.score;
+                report.attempts = a.attempts;
                 report.audio_p_value = Some(a.p_value);
             }
             kind => bail!("no watermark for {kind:?} files"),

@@ -100,6 +100,8 @@ pub struct AudioDetectReport {
     /// Probability that an unmarked file yields a verified ID with the decodes tried, summed
     /// over the keys tried.
     pub p_value: f64,
+    /// Payload decodes tried, summed over the keys tried.
+    pub attempts: u64,
     /// Time scale found (attacked / original duration), when detected.
     pub time_scale: Option<f64>,
     /// Frequency scale found, when detected.
@@ -125,6 +127,7 @@ pub fn detect_audio(
         key_id: None,
         score: 0.0,
         p_value: 0.0,
+        attempts: 0,
         time_scale: None,
         freq_scale: None,
         bit_errors: None,
@@ -132,6 +135,7 @@ pub fn detect_audio(
     for (key_id, key) in keys {
         let r = AudioDetector::new(key, AudioParams::default()).detect(&audio)?;
         report.p_value += r.p_value;
+        report.attempts += u64::from(r.attempts);
         report.score = report.score.max(r.score);
         if let Some(m) = r.found {
             report.detected = true;
