@@ -33,8 +33,20 @@ type TempStamp = (ContentId, Stamped, PathBuf);
 
 /// What happened to one file.
 enum Outcome {
-    Stamped { id: ContentId, kind: Kind, index: u64, output: PathBuf, bytes: u64 },
-    Skipped { id: ContentId, reason: &'static str, output: PathBuf },
+    Stamped {
+        id: ContentId,
+        kind: Kind,
+        index: u64,
+        output: PathBuf,
+        bytes: u64,
+        /// The audio embedder's self-check (`None`: images, or audio too long to check).
+        self_check: Option<bool>,
+    },
+    Skipped {
+        id: ContentId,
+        reason: &'static str,
+        output: PathBuf,
+    },
     Failed(String),
 }
 
@@ -181,7 +193,14 @@ fn process_batch(
                     // stamped file replaces the input.
                     let _ = fs::remove_file(&job.input);
                 }
-                Outcome::Stamped { id, kind: s.kind, index, output, bytes: s.bytes.len() as u64 }
+                Outcome::Stamped {
+                    id,
+                    kind: s.kind,
+                    index,
+                    output,
+                    bytes: s.bytes.len() as u64,
+                    self_check: s.watermark_self_check,
+                }
             }
             Err(e) => {
                 Outcome::Failed(format!("{e:#} (the record {id} is committed; re-run to finish)"))
@@ -344,11 +363,24 @@ fn progress_bar(len: usize, json: bool) -> Option<indicatif::ProgressBar> {
 fn report(job: &Job, outcome: &Outcome, json: bool, progress: Option<&indicatif::ProgressBar>) {
     let file = job.input.display().to_string();
     let (line, human) = match outcome {
-        Outcome::Stamped { id, kind, index, output, .. } => (
-            json!({"file": file, "status": "stamped", "id": id, "kind": kind_name(*kind),
-                   "output": output.display().to_string(), "ledger_index": index}),
-            format!("stamped  {file} -> {} (id {id}, ledger #{index})", output.display()),
-        ),
+        Outcome::Stamped { id, kind, index, output, self_check, .. } => {
+            let mut line = json!({"file": file, "status": "stamped", "id": id,
+                   "kind": kind_name(*kind), "output": output.display().to_string(),
+                   "ledger_index": index});
+            let mut human =
+                format!("stamped  {file} -> {} (id {id}, ledger #{index})", output.display());
+            if let Some(ok) = self_check {
+                line["watermark_self_check"] = json!(ok);
+            }
+            if *self_check == Some(false) {
+                human.push_str(
+                    "\n         warning: the watermark did not decode in the embedder's \
+                     self-check (clip too short or too hard); the signed label and the ledger \
+                     record carry the ID",
+                );
+            }
+            (line, human)
+        }
         Outcome::Skipped { id, reason, output } => (
             json!({"file": file, "status": "skipped", "reason": reason, "id": id,
                    "output": output.display().to_string()}),

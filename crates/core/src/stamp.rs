@@ -83,7 +83,16 @@ pub struct Stamped {
     pub fingerprint: Fingerprint,
     /// The visible identifier added, if any.
     pub visible: Option<VisibleIdentifier>,
+    /// The audio embedder's self-check ([`AudioEmbedder::embed_checked`]): `Some(false)` when
+    /// the marked audio did not decode to its ID (a clip too short or too hard for the mark;
+    /// the label and the ledger record still carry the ID). `None` for images and for audio
+    /// longer than the self-check covers.
+    pub watermark_self_check: Option<bool>,
 }
+
+/// The marked media of one file before its metadata: encoded bytes, file extension,
+/// fingerprint and the visible identifier added.
+type StampedMedia = (Vec<u8>, &'static str, Fingerprint, Option<VisibleIdentifier>);
 
 /// Stamps files with one provider's keys. Build once per run; `Sync`, so one stamper serves
 /// every worker thread.
@@ -128,14 +137,14 @@ impl<S: Signer<Signature>> Stamper<S> {
         let kind = Kind::sniff(input).ok_or_else(|| {
             Error::decode("media", "not a PNG, JPEG, WebP, WAV, FLAC, MP3, Ogg or M4A file")
         })?;
-        let (content, kind, extension, fingerprint, visible, alg) = match kind {
+        let (content, kind, extension, fingerprint, visible, alg, check) = match kind {
             Kind::Image => {
                 let (bytes, ext, fp, vis) = self.stamp_image(input, id)?;
-                (bytes, kind, ext, fp, vis, IMAGE_ALGORITHM)
+                (bytes, kind, ext, fp, vis, IMAGE_ALGORITHM, None)
             }
             Kind::Audio => {
-                let (bytes, ext, fp, vis) = self.stamp_audio(input, id)?;
-                (bytes, kind, ext, fp, vis, AUDIO_ALGORITHM)
+                let ((bytes, ext, fp, vis), check) = self.stamp_audio(input, id)?;
+                (bytes, kind, ext, fp, vis, AUDIO_ALGORITHM, check)
             }
         };
         let mut request = LabelRequest::new(id, created)
@@ -147,14 +156,18 @@ impl<S: Signer<Signature>> Stamper<S> {
         }
         let bytes = container::write_label(&content, &request, &self.signer, &self.provider)?;
         let media_sha256 = container::media_hash(&bytes)?;
-        Ok(Stamped { bytes, kind, extension, media_sha256, fingerprint, visible })
+        Ok(Stamped {
+            bytes,
+            kind,
+            extension,
+            media_sha256,
+            fingerprint,
+            visible,
+            watermark_self_check: check,
+        })
     }
 
-    fn stamp_image(
-        &self,
-        input: &[u8],
-        id: ContentId,
-    ) -> Result<(Vec<u8>, &'static str, Fingerprint, Option<VisibleIdentifier>)> {
+    fn stamp_image(&self, input: &[u8], id: ContentId) -> Result<StampedMedia> {
         let decoded = image_codec::decode(input)?;
         let mut pixels: DynamicImage = decoded.pixels;
         let visible = match &self.settings.visible.image {
@@ -174,11 +187,7 @@ impl<S: Signer<Signature>> Stamper<S> {
         Ok((bytes, ext, fp, visible))
     }
 
-    fn stamp_audio(
-        &self,
-        input: &[u8],
-        id: ContentId,
-    ) -> Result<(Vec<u8>, &'static str, Fingerprint, Option<VisibleIdentifier>)> {
+    fn stamp_audio(&self, input: &[u8], id: ContentId) -> Result<(StampedMedia, Option<bool>)> {
         let format = audio_codec::sniff(input)
             .ok_or_else(|| Error::decode("audio", "unknown audio container"))?;
         let mut audio = audio_codec::decode(input, &DecodeLimits::default())?;
@@ -192,7 +201,7 @@ impl<S: Signer<Signature>> Stamper<S> {
             }
             None => None,
         };
-        self.audio.embed(&mut audio, id)?;
+        let check = self.audio.embed_checked(&mut audio, id)?;
         let fp =
             fingerprint::audio_fingerprint(audio.samples(), audio.sample_rate(), audio.channels())?;
         // WAV and FLAC are written as they came; lossy inputs become lossless FLAC, since
@@ -202,7 +211,7 @@ impl<S: Signer<Signature>> Stamper<S> {
             _ => AudioFormat::Flac,
         };
         let bytes = audio_codec::encode(&audio, out_format)?;
-        Ok((bytes, out_format.extension(), fp, visible))
+        Ok(((bytes, out_format.extension(), fp, visible), check))
     }
 }
 

@@ -310,3 +310,29 @@ fn stamping_each_bundled_clip_then_detecting_finds_the_id() {
         assert!(found.p_value <= 1e-12);
     }
 }
+
+/// The embedder's self-check is what `stamp` reports to the user, so it must agree with the
+/// detector: over several IDs on the 3 s clip (where some IDs do not yet decode), every
+/// `Some(true)` is found by a fresh detector and every `Some(false)` is not.
+#[test]
+fn the_embedders_self_check_agrees_with_the_detector() {
+    let detector = AudioDetector::new(&key(), AudioParams::default());
+    let embedder = AudioEmbedder::new(&key(), AudioParams::default());
+    let original = clip("flac16-16000-mono-3s-librivox.flac");
+    let mut outcomes = Vec::new();
+    for i in 0..6u64 {
+        let id = ContentId::from_u64(0x5eed_0000_0000_0000 | (i * 0x1111_1111));
+        let mut audio = original.clone();
+        let check = embedder.embed_checked(&mut audio, id).unwrap();
+        let found = detector.detect(&audio).unwrap().id() == Some(id);
+        assert_eq!(check, Some(found), "id {id}: self-check {check:?}, detector found {found}");
+        outcomes.push(found);
+    }
+    assert!(outcomes.iter().any(|&f| f), "no ID decoded on the 3 s clip: {outcomes:?}");
+    // Audio longer than the self-check covers is not checked.
+    let long = clip("pcm16-16000-mono-26s-librivox.wav");
+    let samples: Vec<f32> = long.samples().iter().copied().cycle().take(16_000 * 130).collect();
+    let mut long = rebuild(&long, samples, 1);
+    let check = embedder.embed_checked(&mut long, ContentId::from_u64(7)).unwrap();
+    assert_eq!(check, None);
+}

@@ -240,6 +240,18 @@ impl AudioEmbedder {
     /// # Errors
     /// [`Error::Limits`] if the audio is longer than the configured maximum.
     pub fn embed(&self, audio: &mut AudioBuffer, id: ContentId) -> Result<()> {
+        self.embed_checked(audio, id).map(|_| ())
+    }
+
+    /// As [`embed`](Self::embed), and says what the embedder's self-check found: `Some(true)`
+    /// if the marked audio decoded to `id` (for clips up to 20 s, through the full detector),
+    /// `Some(false)` if it did not even at the strongest boost allowed (the mark is then
+    /// unlikely to be found: callers should tell the user), `None` for audio longer than
+    /// the self-check covers (2 min), where enough blocks repeat.
+    ///
+    /// # Errors
+    /// [`Error::Limits`] if the audio is longer than the configured maximum.
+    pub fn embed_checked(&self, audio: &mut AudioBuffer, id: ContentId) -> Result<Option<bool>> {
         check_length(audio, &self.params)?;
         let coded = self.codec.encode(id);
         // Self-check: audio up to a few minutes is re-detected (one analysis at the nominal
@@ -255,15 +267,33 @@ impl AudioEmbedder {
         loop {
             let strength = self.params.strength_boosted(boost);
             self.engine.embed_coded(audio, &coded, strength);
-            let Some(original) = &original else { return Ok(()) };
+            let Some(original) = &original else { return Ok(None) };
+            if self.has_margin(audio, id, short)? {
+                return Ok(Some(true));
+            }
             if boost + BOOST_STEP_DB > max_boost + 1e-3
                 || self.params.snr_db - boost - BOOST_STEP_DB < MIN_SNR_DB
-                || self.has_margin(audio, id, short)?
             {
-                return Ok(());
+                // Out of boost: the strongest mark allowed is kept. It may still decode with
+                // less margin than the check asks for; the full detector says.
+                return Ok(Some(self.decodes(audio, id)));
             }
             boost += BOOST_STEP_DB;
             audio.clone_from(original);
+        }
+    }
+
+    /// Whether the full detector finds `id` in `audio`.
+    fn decodes(&self, audio: &AudioBuffer, id: ContentId) -> bool {
+        self.detector().detect(audio).is_ok_and(|d| d.id() == Some(id))
+    }
+
+    fn detector(&self) -> AudioDetector {
+        AudioDetector {
+            engine: self.engine.clone(),
+            codec: self.codec.clone(),
+            search: AudioDetector::search_for(&self.params),
+            params: self.params.clone(),
         }
     }
 
@@ -279,13 +309,7 @@ impl AudioEmbedder {
         if !nominal || !full {
             return Ok(nominal);
         }
-        let detector = AudioDetector {
-            engine: self.engine.clone(),
-            codec: self.codec.clone(),
-            search: AudioDetector::search_for(&self.params),
-            params: self.params.clone(),
-        };
-        Ok(detector.detect(audio)?.id() == Some(id))
+        Ok(self.detector().detect(audio)?.id() == Some(id))
     }
 }
 
