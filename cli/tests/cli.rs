@@ -90,6 +90,30 @@ fn identity_with_keyring(dir: &std::path::Path) -> (std::path::PathBuf, std::pat
     (home, ring)
 }
 
+/// `watermark embed --id 00c0ffee00c0ffee IN OUT`, then `watermark detect --json OUT`
+/// (exit 0): the JSON line.
+fn embed_then_detect(
+    home: &std::path::Path,
+    input: &std::path::Path,
+    out: &std::path::Path,
+) -> serde_json::Value {
+    provmark()
+        .args(["watermark", "embed", "--home"])
+        .arg(home)
+        .args(["--id", "00c0ffee00c0ffee"])
+        .arg(input)
+        .arg(out)
+        .assert()
+        .success();
+    let run = provmark()
+        .args(["watermark", "detect", "--json", "--home"])
+        .arg(home)
+        .arg(out)
+        .assert()
+        .code(0);
+    serde_json::from_slice(&run.get_output().stdout).unwrap()
+}
+
 #[test]
 fn audio_detect_json_counts_its_attempts_in_the_p_value() {
     let tmp = tempfile::tempdir().unwrap();
@@ -97,21 +121,7 @@ fn audio_detect_json_counts_its_attempts_in_the_p_value() {
     let out = tmp.path().join("marked.wav");
     let clip = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../testdata/audio/pcm16-16000-mono-26s-librivox.wav");
-    provmark()
-        .args(["watermark", "embed", "--home"])
-        .arg(&home)
-        .args(["--id", "00c0ffee00c0ffee"])
-        .arg(&clip)
-        .arg(&out)
-        .assert()
-        .success();
-    let run = provmark()
-        .args(["watermark", "detect", "--json", "--home"])
-        .arg(&home)
-        .arg(&out)
-        .assert()
-        .code(0);
-    let line: serde_json::Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    let line = embed_then_detect(&home, &clip, &out);
     assert_eq!(line["kind"], "audio");
     assert_eq!(line["id"], "00c0ffee00c0ffee");
     let attempts = line["attempts"].as_u64().unwrap();
@@ -127,21 +137,7 @@ fn watermark_embed_then_detect_reports_the_id_as_json_lines() {
     let tmp = tempfile::tempdir().unwrap();
     let (home, ring) = identity_with_keyring(tmp.path());
     let out = tmp.path().join("marked.png");
-    provmark()
-        .args(["watermark", "embed", "--home"])
-        .arg(&home)
-        .args(["--id", "00c0ffee00c0ffee"])
-        .arg(testdata("rgb8-451x300-chelsea.png"))
-        .arg(&out)
-        .assert()
-        .success();
-    let run = provmark()
-        .args(["watermark", "detect", "--json", "--home"])
-        .arg(&home)
-        .arg(&out)
-        .assert()
-        .code(0);
-    let line: serde_json::Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    let line = embed_then_detect(&home, &testdata("rgb8-451x300-chelsea.png"), &out);
     assert_eq!(line["detected"], true);
     assert_eq!(line["id"], "00c0ffee00c0ffee");
     assert!(line["p_value"].as_f64().unwrap() <= 1e-12);
