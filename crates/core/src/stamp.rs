@@ -154,8 +154,8 @@ impl<S: Signer<Signature>> Stamper<S> {
         if let Some(v) = &visible {
             request = request.with_visible(visible_claim(v));
         }
-        let bytes = container::write_label(&content, &request, &self.signer, &self.provider)?;
-        let media_sha256 = container::media_hash(&bytes)?;
+        let (bytes, media_sha256) =
+            container::write_label_hashed(&content, &request, &self.signer, &self.provider)?;
         Ok(Stamped {
             bytes,
             kind,

@@ -169,6 +169,20 @@ pub fn write_label<S: Signer<Signature>>(
     signer: &S,
     provider: &ProviderInfo,
 ) -> Result<Vec<u8>> {
+    write_label_hashed(bytes, request, signer, provider).map(|(out, _)| out)
+}
+
+/// [`write_label`], also returning the [`media_hash`] of the output (the same as the
+/// input's: the read-back check has proved it), so a caller need not hash the file again.
+///
+/// # Errors
+/// As [`write_label`].
+pub fn write_label_hashed<S: Signer<Signature>>(
+    bytes: &[u8],
+    request: &LabelRequest,
+    signer: &S,
+    provider: &ProviderInfo,
+) -> Result<(Vec<u8>, [u8; 32])> {
     let format = detect_or_err(bytes)?;
     let hash = media_hash_of(format, bytes)?;
     let signed = manifest::sign_label(request, provider, signer, format.name(), &hash)?;
@@ -179,7 +193,7 @@ pub fn write_label<S: Signer<Signature>>(
     };
     let out = write_marks(format, bytes, &marks)?;
     read_back(format, &out, &hash, &marks)?;
-    Ok(out)
+    Ok((out, hash))
 }
 
 /// The platform (propagator) update of the file's label: see [`manifest::propagate_label`].

@@ -67,30 +67,35 @@ fn mask_grid(luma: &[f32], w: usize, h: usize) -> Vec<f32> {
     act.iter().map(|&a| (a / ACTIVITY_FULL).clamp(MASK_FLOOR, 1.0)).collect()
 }
 
-/// Separable box blur of radius `r` with clamped edges.
+/// Separable box blur of radius `r` with clamped edges: running sums (in f64, so they do not
+/// drift) along rows, then down all columns at once, so the cost does not grow with `r`.
 pub(crate) fn box_blur(src: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
-    let mut tmp = vec![0.0f32; w * h];
     #[allow(clippy::cast_precision_loss, reason = "small radius")]
-    let norm = 1.0 / (2 * r + 1) as f32;
-    for y in 0..h {
+    let norm = 1.0 / (2 * r + 1) as f64;
+    // Index `i - r` and `i + r + 1`, clamped to `0..n`.
+    let lo = |i: usize| i.saturating_sub(r);
+    let hi = |i: usize, n: usize| (i + r + 1).min(n - 1);
+    let mut tmp = vec![0.0f32; w * h];
+    for (row, out) in src.chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
+        let mut s: f64 = (0..=2 * r).map(|d| f64::from(row[lo(d).min(w - 1)])).sum();
         for x in 0..w {
-            let mut s = 0.0;
-            for d in 0..=2 * r {
-                let xx = (x + d).saturating_sub(r).min(w - 1);
-                s += src[y * w + xx];
-            }
-            tmp[y * w + x] = s * norm;
+            out[x] = (s * norm) as f32;
+            s += f64::from(row[hi(x, w)]) - f64::from(row[lo(x)]);
+        }
+    }
+    let mut sums: Vec<f64> = vec![0.0; w];
+    for d in 0..=2 * r {
+        let y = lo(d).min(h - 1);
+        for (s, v) in sums.iter_mut().zip(&tmp[y * w..(y + 1) * w]) {
+            *s += f64::from(*v);
         }
     }
     let mut out = vec![0.0f32; w * h];
     for y in 0..h {
-        for x in 0..w {
-            let mut s = 0.0;
-            for d in 0..=2 * r {
-                let yy = (y + d).saturating_sub(r).min(h - 1);
-                s += tmp[yy * w + x];
-            }
-            out[y * w + x] = s * norm;
+        let (add, sub) = (hi(y, h) * w, lo(y) * w);
+        for (x, s) in sums.iter_mut().enumerate() {
+            out[y * w + x] = (*s * norm) as f32;
+            *s += f64::from(tmp[add + x]) - f64::from(tmp[sub + x]);
         }
     }
     out

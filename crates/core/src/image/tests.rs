@@ -150,3 +150,32 @@ fn params_builder_validates_ranges() {
     let p = ImageParams::builder().max_false_positive(2e-14).build().unwrap();
     assert_eq!(p.attempts(), 5);
 }
+
+#[test]
+fn box_blur_equals_the_direct_clamped_window_mean() {
+    let direct = |src: &[f32], w: usize, h: usize, r: usize| -> Vec<f32> {
+        let mut out = vec![0.0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let mut s = 0.0f64;
+                for dy in 0..=2 * r {
+                    for dx in 0..=2 * r {
+                        let yy = (y + dy).saturating_sub(r).min(h - 1);
+                        let xx = (x + dx).saturating_sub(r).min(w - 1);
+                        s += f64::from(src[yy * w + xx]);
+                    }
+                }
+                out[y * w + x] = (s / ((2 * r + 1) * (2 * r + 1)) as f64) as f32;
+            }
+        }
+        out
+    };
+    for (w, h, r) in [(1, 1, 0), (7, 5, 2), (3, 9, 4), (40, 23, 9), (64, 64, 1)] {
+        let f = texture(w as u32, h as u32, 9);
+        let src: Vec<f32> = (0..w * h).map(|i| 255.0 * f((i % w) as u32, (i / w) as u32)).collect();
+        let fast = super::embed::box_blur(&src, w, h, r);
+        for (i, (a, b)) in fast.iter().zip(direct(&src, w, h, r)).enumerate() {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{w}x{h} r={r} at {i}: {a} vs {b}");
+        }
+    }
+}
