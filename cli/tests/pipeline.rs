@@ -22,6 +22,13 @@ fn testdata(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata").join(rel)
 }
 
+/// `provmark stamp --home HOME --out OUT`, for the caller to add flags and inputs.
+fn stamp(home: &Path, out: &Path) -> Command {
+    let mut c = provmark();
+    c.arg("stamp").arg("--home").arg(home).arg("--out").arg(out);
+    c
+}
+
 fn json_lines(out: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(out).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
@@ -90,16 +97,8 @@ fn stamp_verify_trace_a_mixed_folder() {
         .unwrap();
     fs::write(input.join("sub/corrupt.png"), b"\x89PNG\r\n\x1a\nnot really a png").unwrap();
 
-    let run = provmark()
-        .arg("stamp")
-        .arg("--home")
-        .arg(&home)
-        .arg("--out")
-        .arg(&out)
-        .args(["--model", "test-model", "--json"])
-        .arg(&input)
-        .output()
-        .unwrap();
+    let run =
+        stamp(&home, &out).args(["--model", "test-model", "--json"]).arg(&input).output().unwrap();
     assert_eq!(
         run.status.code(),
         Some(2),
@@ -121,16 +120,7 @@ fn stamp_verify_trace_a_mixed_folder() {
         .starts_with('.')));
 
     // Running the same command again skips what is done and adds no record.
-    let again = provmark()
-        .arg("stamp")
-        .arg("--home")
-        .arg(&home)
-        .arg("--out")
-        .arg(&out)
-        .arg("--json")
-        .arg(&input)
-        .output()
-        .unwrap();
+    let again = stamp(&home, &out).arg("--json").arg(&input).output().unwrap();
     let lines = json_lines(&again.stdout);
     assert_eq!(lines.iter().filter(|l| l["status"] == "skipped").count(), 4);
     assert_eq!(ledger_size(&home), 4);
@@ -534,17 +524,7 @@ fn visible_label_is_applied_before_the_watermark_which_still_decodes() {
     let (home, out) = (tmp.path().join("home"), tmp.path().join("out"));
     let input = testdata("images/rgb8-640x427-rocket.jpg");
     let speech = testdata("audio/pcm16-16000-mono-26s-librivox.wav");
-    provmark()
-        .arg("stamp")
-        .arg("--home")
-        .arg(&home)
-        .arg("--out")
-        .arg(&out)
-        .arg("--visible-label")
-        .arg(&input)
-        .arg(&speech)
-        .assert()
-        .success();
+    stamp(&home, &out).arg("--visible-label").arg(&input).arg(&speech).assert().success();
     let stamped = out.join("rgb8-640x427-rocket.jpg");
     let stamped_speech = out.join("pcm16-16000-mono-26s-librivox.wav");
     let (code, reports) = verify(&home, &[&stamped, &stamped_speech]);
@@ -569,15 +549,7 @@ fn visible_label_is_applied_before_the_watermark_which_still_decodes() {
     );
     // Without --visible-label no visible identifier is claimed.
     let plain_out = tmp.path().join("plain");
-    provmark()
-        .arg("stamp")
-        .arg("--home")
-        .arg(&home)
-        .arg("--out")
-        .arg(&plain_out)
-        .arg(&input)
-        .assert()
-        .success();
+    stamp(&home, &plain_out).arg(&input).assert().success();
     let (_, reports) = verify(&home, &[&plain_out.join("rgb8-640x427-rocket.jpg")]);
     assert!(reports[0]["label"]["visible_identifier"].is_null(), "{reports:?}");
     // The label changed the bottom-right corner, not the top-left one.
@@ -650,16 +622,7 @@ fn audio_reencoded_as_mp3_128k_is_modified_and_stripped_by_ffmpeg_is_metadata_st
     let (home, out) = (tmp.path().join("home"), tmp.path().join("out"));
     let input = tmp.path().join("speech.wav");
     fs::copy(testdata("audio/pcm16-16000-mono-26s-librivox.wav"), &input).unwrap();
-    let run = provmark()
-        .arg("stamp")
-        .arg("--home")
-        .arg(&home)
-        .arg("--out")
-        .arg(&out)
-        .arg("--json")
-        .arg(&input)
-        .output()
-        .unwrap();
+    let run = stamp(&home, &out).arg("--json").arg(&input).output().unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let id = json_lines(&run.stdout)[0]["id"].as_str().unwrap().to_owned();
     let stamped = out.join("speech.wav");
