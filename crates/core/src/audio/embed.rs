@@ -34,6 +34,8 @@ pub(crate) struct Strength {
     pub(crate) budget: f32,
     /// Largest relative magnitude change of a sub-band.
     pub(crate) cap: f32,
+    /// Rounds of the informed-gain iteration ([`ROUNDS`]; 0 gives every bit unit gain).
+    pub(crate) informed_rounds: usize,
 }
 
 /// Per hop and sub-band: the signed relative magnitude change to apply.
@@ -41,8 +43,8 @@ pub(crate) struct MarkPlan {
     pub(crate) mult: Vec<f32>,
 }
 
-/// Rounds of the informed-gain iteration.
-const ROUNDS: usize = 3;
+/// Rounds of the informed-gain iteration (0: uniform gains, no informed embedding).
+pub(crate) const ROUNDS: usize = 3;
 
 /// Pass 1: plans the mark from `reference` (the channel mix) for a signal of `frames` hops.
 ///
@@ -149,7 +151,8 @@ fn plan_segment(
     let mut soft = vec![0.0f32; n];
     let mut response = vec![0.0f32; n];
     let mut interference = host_soft.clone();
-    for round in 0..=ROUNDS {
+    let rounds = strength.informed_rounds;
+    for round in 0..=rounds {
         multipliers(layout, coded, first, &depth, &gains, &mut mult);
         // Overlap-add mixes each hop's change with its neighbours' (a symbol's edge hops get
         // part of the adjacent symbol's sign); leakage loses a share per sub-band width.
@@ -166,7 +169,7 @@ fn plan_segment(
             .collect();
         let f = detect::features_from_energy(marked, totals, strength);
         soft_values(layout, coded, first, &f.d, &mut soft);
-        if round == ROUNDS {
+        if round == rounds {
             break;
         }
         if round == 0 {

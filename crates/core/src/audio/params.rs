@@ -3,6 +3,9 @@
 use crate::payload::{max_attempts, DEFAULT_MAX_FALSE_POSITIVE};
 use crate::{Error, Result};
 
+/// Largest modulation depth a self-check boost may raise the depth cap to.
+pub(crate) const BOOSTED_DEPTH_LIMIT: f32 = 0.6;
+
 /// Settings of [`super::AudioEmbedder`] and [`super::AudioDetector`]. Build with
 /// [`AudioParams::builder`]; [`AudioParams::default`] gives the documented defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,13 +42,26 @@ impl AudioParams {
 
     /// The embedding strength these parameters describe.
     pub(crate) fn strength(&self) -> super::embed::Strength {
-        super::embed::Strength { budget: 10f32.powf(-self.snr_db / 10.0), cap: self.max_depth }
+        super::embed::Strength {
+            budget: 10f32.powf(-self.snr_db / 10.0),
+            cap: self.max_depth,
+            informed_rounds: super::embed::ROUNDS,
+        }
     }
 
-    /// The embedding strength with the mark `boost_db` stronger.
+    /// The embedding strength with the mark `boost_db` stronger: the change budget and the
+    /// largest modulation depth both grow by the boost (the depth up to
+    /// [`BOOSTED_DEPTH_LIMIT`]). On short speech the depth cap, not the budget, is what binds:
+    /// raising only the budget leaves the mark as it was.
     pub(crate) fn strength_boosted(&self, boost_db: f32) -> super::embed::Strength {
         let snr = self.snr_db - boost_db;
-        super::embed::Strength { budget: 10f32.powf(-snr / 10.0), cap: self.max_depth }
+        let cap = (self.max_depth * 10f32.powf(boost_db / 20.0))
+            .min(BOOSTED_DEPTH_LIMIT.max(self.max_depth));
+        super::embed::Strength {
+            budget: 10f32.powf(-snr / 10.0),
+            cap,
+            informed_rounds: super::embed::ROUNDS,
+        }
     }
 
     /// Decode attempts allowed per file by the false-positive bound (at most 24).

@@ -241,3 +241,54 @@ fn diag_response() {
     }
     panic!("diagnostic");
 }
+
+#[test]
+#[ignore = "diagnostic: short-clip reliability over many IDs"]
+fn diag_short_ids() {
+    let file = std::env::var("DIAG_FILE").unwrap_or_else(|_| {
+        format!(
+            "{}/../../testdata/audio/flac16-16000-mono-3s-librivox.flac",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
+    let bytes = std::fs::read(&file).unwrap();
+    let orig =
+        crate::audio_codec::decode(&bytes, &crate::audio_codec::DecodeLimits::default()).unwrap();
+    let n: u64 = std::env::var("DIAG_N").map_or(12, |v| v.parse().unwrap());
+    let params = AudioParams::default();
+    let search = detect::Search::new(0.0, 0.0, 1.0, 1.0, 0.0);
+    let mut ok = 0;
+    for i in 0..n {
+        let key = WatermarkKey::from_bytes([(i % 3) as u8 + 1; 32]);
+        let emb = AudioEmbedder::new(&key, params.clone());
+        let id = ContentId::from_u64(0x1234_5678_9abc_0000 ^ (i * 0x9e37_79b9));
+        let coded = emb.codec.encode(id);
+        let mut marked = orig.clone();
+        let check = emb.embed_checked(&mut marked, id).unwrap();
+        let c = emb.engine.candidates(&marked, &search, params.strength(), 1);
+        let errs = c[0].soft.iter().zip(&coded).filter(|(s, b)| s.signum() != b.signum()).count();
+        let full = AudioDetector::new(&key, params.clone()).detect(&marked).unwrap();
+        let grid = layout::Grid::new(marked.sample_rate());
+        let plans = emb.engine.plans.get(grid.frame);
+        let mono = marked.mono();
+        let hops = mono.len() / grid.hop;
+        let sg = detect::analyze_segment(
+            &grid,
+            &plans,
+            &emb.engine.layout,
+            &search,
+            params.strength(),
+            &mono,
+            (0, hops),
+        );
+        let f = sg.fits[0][0];
+        ok += usize::from(full.id() == Some(id));
+        eprintln!(
+            "i {i} check {check:?} snr {:.1} z {:.1} phase {} off {} nominal ber {:.3} full {} score {:.1} att {}",
+            snr_db(&orig, &marked), f.z, f.phase, f.offset, errs as f64 / 354.0,
+            full.id() == Some(id), full.score, full.attempts
+        );
+    }
+    eprintln!("decoded {ok}/{n}");
+    panic!("diagnostic");
+}
