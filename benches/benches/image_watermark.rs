@@ -6,6 +6,7 @@
 //! `watermark embed in.jpg out.jpg` does):
 //! - `roundtrip`: decode + encode, the floor any marking tool pays;
 //! - `embed`: decode + embed + encode;
+//! - `embed_only`: the embedder alone on decoded pixels;
 //! - `detect`: decode + detect.
 
 #![allow(missing_docs, reason = "criterion macros generate undocumented items")]
@@ -13,7 +14,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use provmark_core::codec::image::{decode, encode, ImageFormat};
 use provmark_core::image::{ImageDetector, ImageEmbedder, ImageParams};
 use provmark_core::{ContentId, WatermarkKey};
@@ -54,6 +55,20 @@ fn bench(c: &mut Criterion) {
                 embedder.embed(&mut d.pixels, id).expect("embeds");
                 encode(&d.pixels, ImageFormat::Jpeg, d.jpeg_quality).expect("encodes")
             });
+        });
+        let decoded = decode(&jpeg).expect("decodes").pixels;
+        g.bench_function(BenchmarkId::new("embed_only", name), |b| {
+            b.iter_batched_ref(
+                || decoded.clone(),
+                |pixels| embedder.embed(pixels, id).expect("embeds"),
+                BatchSize::LargeInput,
+            );
+        });
+        g.bench_function(BenchmarkId::new("encode_plain", name), |b| {
+            b.iter(|| encode(&decoded, ImageFormat::Jpeg, Some(90)).expect("encodes"));
+        });
+        g.bench_function(BenchmarkId::new("encode_marked", name), |b| {
+            b.iter(|| encode(&marked.pixels, ImageFormat::Jpeg, Some(90)).expect("encodes"));
         });
         g.bench_function(BenchmarkId::new("detect", name), |b| {
             b.iter(|| {

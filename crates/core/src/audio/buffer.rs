@@ -111,6 +111,24 @@ impl AudioBuffer {
         self.frames() as f64 / f64::from(self.sample_rate)
     }
 
+    /// The samples as an integer format of up to 24 bits will store them: rounded to the
+    /// format's step and clipped to its range (the quietest passages of 16-bit speech can
+    /// hold a mark near one step, which rounding removes). Float and 32-bit formats are
+    /// returned as they are.
+    pub(crate) fn as_stored(&self) -> std::borrow::Cow<'_, Self> {
+        match self.format {
+            SampleFormat::Int(bits) if (8..=24).contains(&bits) => {
+                let scale = (1u32 << (bits - 1)) as f32;
+                let mut out = self.clone();
+                for s in &mut out.samples {
+                    *s = (*s * scale).round().clamp(-scale, scale - 1.0) / scale;
+                }
+                std::borrow::Cow::Owned(out)
+            }
+            _ => std::borrow::Cow::Borrowed(self),
+        }
+    }
+
     /// One channel as its own vector.
     pub(crate) fn channel(&self, c: usize) -> Vec<f32> {
         self.samples.iter().skip(c).step_by(usize::from(self.channels)).copied().collect()

@@ -292,3 +292,59 @@ fn diag_short_ids() {
     eprintln!("decoded {ok}/{n}");
     panic!("diagnostic");
 }
+
+#[test]
+#[ignore = "diagnostic: one key and ID on a clip under every boost and gain recipe"]
+fn diag_recipes() {
+    let file = std::env::var("DIAG_FILE").unwrap();
+    let key_hex = std::env::var("DIAG_KEY").unwrap();
+    let id: ContentId = std::env::var("DIAG_ID").unwrap().parse().unwrap();
+    let mut kb = [0u8; 32];
+    for (i, b) in kb.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&key_hex[2 * i..2 * i + 2], 16).unwrap();
+    }
+    let key = WatermarkKey::from_bytes(kb);
+    let bytes = std::fs::read(&file).unwrap();
+    let orig =
+        crate::audio_codec::decode(&bytes, &crate::audio_codec::DecodeLimits::default()).unwrap();
+    let params = AudioParams::default();
+    let emb = AudioEmbedder::new(&key, params.clone());
+    let det = AudioDetector::new(&key, params.clone());
+    let coded = emb.codec.encode(id);
+    let search = detect::Search::new(0.0, 0.0, 1.0, 1.0, 0.0);
+    let mut a = orig.clone();
+    let check = emb.embed_checked(&mut a, id).unwrap();
+    let found = det.detect(&a).unwrap();
+    eprintln!(
+        "embed_checked: {check:?}, snr {:.1}, found {} score {:.3}",
+        snr_db(&orig, &a),
+        found.id() == Some(id),
+        found.score
+    );
+    let mut q = a.clone();
+    for s in q.samples_mut() {
+        *s = ((*s * 32768.0).round().clamp(-32768.0, 32767.0)) / 32768.0;
+    }
+    let fq = det.detect(&q).unwrap();
+    eprintln!("quantized: found {} score {:.3}", fq.id() == Some(id), fq.score);
+    for boost in [0.0f32, 1.5, 3.0, 4.5, 6.0] {
+        for rounds in [3usize, 0, 1, 6] {
+            let mut st = params.strength_boosted(boost);
+            st.informed_rounds = rounds;
+            let mut a = orig.clone();
+            emb.engine.embed_coded(&mut a, &coded, st);
+            let c = emb.engine.candidates(&a, &search, params.strength(), 1);
+            let errs =
+                c[0].soft.iter().zip(&coded).filter(|(s, b)| s.signum() != b.signum()).count();
+            let found = det.detect(&a).unwrap();
+            eprintln!(
+                "boost {boost} rounds {rounds}: snr {:.1} ber {:.3} found {} score {:.1}",
+                snr_db(&orig, &a),
+                errs as f64 / 354.0,
+                found.id() == Some(id),
+                found.score
+            );
+        }
+    }
+    panic!("diagnostic");
+}

@@ -146,13 +146,10 @@ fn embed_samples<T: Sample>(
     let k = ((cell / 2.0).floor() as usize).max(1);
     let (luma, mw, mh) = block_luma(buf, layout, k);
     let grid = MaskGrid { mask: mask_grid(&luma, mw, mh), k, w: mw, h: mh, cell };
-    let amp_of = |tile: &[f32]| {
-        let unit_rms = grid.unit_rms(tile, layout.width, layout.height);
-        ((PEAK_AMPLITUDE * strength).min(RMS_CAP * strength / unit_rms), unit_rms)
-    };
-    let (amp, unit_rms) = amp_of(tile);
-    let cols = grid.columns(layout.width);
-    add_luma_delta(buf, layout, |y, out| grid.render_row(tile, &cols, y, out, amp));
+    let rows = grid.rows(tile, layout.width);
+    let unit_rms = rows.unit_rms(layout.height);
+    let amp = (PEAK_AMPLITUDE * strength).min(RMS_CAP * strength / unit_rms);
+    add_luma_delta(buf, layout, |y, out| rows.render(y, out, amp));
     EmbedStats { cell, rms: amp * unit_rms }
 }
 
@@ -166,70 +163,83 @@ pub(crate) struct MaskGrid {
     pub cell: f32,
 }
 
-/// Per-column interpolation indices: tile column pair and weight, mask column pair and weight.
-pub(crate) type Columns = Vec<(usize, usize, f32, usize, usize, f32)>;
-
 impl MaskGrid {
-    /// Interpolation indices for pixel columns whose centres sit at `xs` (pixels).
-    pub(crate) fn columns_at(&self, xs: impl Iterator<Item = f32>) -> Columns {
+    /// The pattern of `tile` and the mask, each already interpolated along the pixel columns
+    /// of an image `width` pixels wide: what every row needs, computed once.
+    fn rows(&self, tile: &[f32], width: usize) -> RowRenderer {
         #[allow(clippy::cast_precision_loss, reason = "block sizes are small")]
         let kf = self.k as f32;
-        xs.map(|xf| {
+        let mut pattern = vec![0.0f32; N * width];
+        let mut mask = vec![0.0f32; self.h * width];
+        for x in 0..width {
+            #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
+            let xf = x as f32 + 0.5;
             let (p0, p1, pw) = lerp_index(xf / self.cell - 0.5, N, true);
-            let (m0, m1, mwt) = lerp_index(xf / kf - 0.5, self.w, false);
-            (p0, p1, pw, m0, m1, mwt)
-        })
-        .collect()
+            for r in 0..N {
+                pattern[r * width + x] = (1.0 - pw) * tile[r * N + p0] + pw * tile[r * N + p1];
+            }
+            let (m0, m1, mw) = lerp_index(xf / kf - 0.5, self.w, false);
+            for q in 0..self.h {
+                let row = &self.mask[q * self.w..(q + 1) * self.w];
+                mask[q * width + x] = (1.0 - mw) * row[m0] + mw * row[m1];
+            }
+        }
+        RowRenderer { pattern, mask, width, cell: self.cell, k: self.k, h: self.h }
     }
+}
 
-    fn columns(&self, width: usize) -> Columns {
+/// Renders rows of the masked pattern: a bilinear interpolation of the tile times a bilinear
+/// interpolation of the mask, done as two separable passes (columns once in
+/// [`MaskGrid::rows`], then two contiguous row blends per pixel row).
+struct RowRenderer {
+    /// `N` rows of the tile interpolated along the pixel columns.
+    pattern: Vec<f32>,
+    /// The mask's block rows interpolated along the pixel columns.
+    mask: Vec<f32>,
+    width: usize,
+    cell: f32,
+    k: usize,
+    h: usize,
+}
+
+impl RowRenderer {
+    /// The masked pattern times `amp` along pixel row `y`.
+    fn render(&self, y: usize, out: &mut [f32], amp: f32) {
         #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
-        self.columns_at((0..width).map(|x| x as f32 + 0.5))
-    }
-
-    /// The masked pattern of `tile` times `amp` along the pixel row whose centre is at `yf`.
-    pub(crate) fn render_at(
-        &self,
-        tile: &[f32],
-        cols: &Columns,
-        yf: f32,
-        out: &mut [f32],
-        amp: f32,
-    ) {
+        let yf = y as f32 + 0.5;
         #[allow(clippy::cast_precision_loss, reason = "block sizes are small")]
         let kf = self.k as f32;
         let (r0, r1, rw) = lerp_index(yf / self.cell - 0.5, N, true);
         let (q0, q1, qw) = lerp_index(yf / kf - 0.5, self.h, false);
-        let mut prow = [0.0f32; N];
-        for (i, p) in prow.iter_mut().enumerate() {
-            *p = amp * ((1.0 - rw) * tile[r0 * N + i] + rw * tile[r1 * N + i]);
+        let w = self.width;
+        let (pa, pb) = (&self.pattern[r0 * w..(r0 + 1) * w], &self.pattern[r1 * w..(r1 + 1) * w]);
+        let (ma, mb) = (&self.mask[q0 * w..(q0 + 1) * w], &self.mask[q1 * w..(q1 + 1) * w]);
+        let (pwa, pwb) = (amp * (1.0 - rw), amp * rw);
+        let (mwa, mwb) = (1.0 - qw, qw);
+        for ((((o, &a), &b), &c), &d) in out.iter_mut().zip(pa).zip(pb).zip(ma).zip(mb) {
+            *o = (pwa * a + pwb * b) * (mwa * c + mwb * d);
         }
-        let mw = self.w;
-        let mrow: Vec<f32> = (0..mw)
-            .map(|i| (1.0 - qw) * self.mask[q0 * mw + i] + qw * self.mask[q1 * mw + i])
-            .collect();
-        for (o, &(p0, p1, pw, m0, m1, mwt)) in out.iter_mut().zip(cols.iter()) {
-            let p = (1.0 - pw) * prow[p0] + pw * prow[p1];
-            let m = (1.0 - mwt) * mrow[m0] + mwt * mrow[m1];
-            *o = p * m;
-        }
-    }
-
-    fn render_row(&self, tile: &[f32], cols: &Columns, y: usize, out: &mut [f32], amp: f32) {
-        #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
-        self.render_at(tile, cols, y as f32 + 0.5, out, amp);
     }
 
     /// Exact RMS of the unit-amplitude change, measured on every fourth row.
-    fn unit_rms(&self, tile: &[f32], width: usize, height: usize) -> f32 {
-        let cols = self.columns(width);
+    fn unit_rms(&self, height: usize) -> f32 {
         let rows: Vec<usize> = (0..height).step_by(4).collect();
         let (sq, n) = rows
             .par_iter()
             .map(|&y| {
-                let mut out = vec![0.0f32; width];
-                self.render_row(tile, &cols, y, &mut out, 1.0);
-                (out.iter().map(|v| f64::from(v * v)).sum::<f64>(), out.len())
+                let mut out = vec![0.0f32; self.width];
+                self.render(y, &mut out, 1.0);
+                // Eight f32 lanes per row (vectorises; a row is short enough for f32), then
+                // f64 across rows.
+                let mut lanes = [0.0f32; 8];
+                let chunks = out.chunks_exact(8);
+                let tail: f32 = chunks.remainder().iter().map(|v| v * v).sum();
+                for c in chunks {
+                    for (l, v) in lanes.iter_mut().zip(c) {
+                        *l += v * v;
+                    }
+                }
+                (f64::from(lanes.iter().sum::<f32>() + tail), out.len())
             })
             .reduce(|| (0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         #[allow(

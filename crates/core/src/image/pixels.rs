@@ -12,6 +12,17 @@ pub(crate) trait Sample: Copy + Send + Sync {
     fn to_unit255(self) -> f32;
     /// Adds `delta` (0..255 scale) with rounding and clamping to the type's range.
     fn add_delta(self, delta: f32) -> Self;
+
+    /// Adds `delta[x]` to the `COLOUR` first channels of pixel `x` of a `CH`-channel row, as
+    /// [`add_delta`](Self::add_delta) does sample by sample.
+    #[inline]
+    fn add_row<const CH: usize, const COLOUR: usize>(row: &mut [Self], delta: &[f32]) {
+        for (px, &d) in row.chunks_exact_mut(CH).zip(delta) {
+            for s in &mut px[..COLOUR] {
+                *s = s.add_delta(d);
+            }
+        }
+    }
 }
 
 impl Sample for u8 {
@@ -28,6 +39,32 @@ impl Sample for u8 {
         )]
         let v = (f32::from(self) + delta + 0.5).clamp(0.0, 255.0) as u8;
         v
+    }
+
+    /// The same result as `add_delta` per sample: for an integer sample `v`,
+    /// `floor(v + d + 0.5) = v + floor(d + 0.5)`, so the delta is rounded once per pixel and
+    /// the channels take an integer add and clamp (which vectorises).
+    #[inline]
+    fn add_row<const CH: usize, const COLOUR: usize>(row: &mut [Self], delta: &[f32]) {
+        for (px, &d) in row.chunks_exact_mut(CH).zip(delta) {
+            // floor(d + 0.5) by truncating a positive number (no libm call): exact for
+            // |d| < 512, and any larger change saturates the sample anyway.
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "clamped to 0..=1024 first"
+            )]
+            let step = (d + 512.5).clamp(0.0, 1024.0) as i16 - 512;
+            for s in &mut px[..COLOUR] {
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "clamped"
+                )]
+                let v = (i16::from(*s) + step).clamp(0, 255) as u8;
+                *s = v;
+            }
+        }
     }
 }
 
@@ -157,16 +194,19 @@ pub(crate) fn block_luma<T: Sample>(
         let y1 = (y0 + k).min(height);
         for y in y0..y1 {
             let row = &buf[y * width * channels..(y + 1) * width * channels];
-            if colour == 3 {
-                for (x, px) in row.chunks_exact(channels).enumerate() {
-                    let l = 0.299 * px[0].to_unit255()
-                        + 0.587 * px[1].to_unit255()
-                        + 0.114 * px[2].to_unit255();
-                    orow[x / k] += l;
-                }
-            } else {
-                for (x, px) in row.chunks_exact(channels).enumerate() {
-                    orow[x / k] += px[0].to_unit255();
+            // One block of `k` pixels at a time: the channels are summed and weighted once
+            // per block (luma is linear), with no division per pixel.
+            for (block, o) in row.chunks(k * channels).zip(orow.iter_mut()) {
+                if colour == 3 {
+                    let (mut r, mut g, mut b) = (0.0f32, 0.0f32, 0.0f32);
+                    for px in block.chunks_exact(channels) {
+                        r += px[0].to_unit255();
+                        g += px[1].to_unit255();
+                        b += px[2].to_unit255();
+                    }
+                    *o += 0.299 * r + 0.587 * g + 0.114 * b;
+                } else {
+                    *o += block.chunks_exact(channels).map(|px| px[0].to_unit255()).sum::<f32>();
                 }
             }
         }
@@ -193,10 +233,10 @@ where
             row_delta(y, delta);
             // Constant chunk sizes for the common layouts let the compiler unroll the loop.
             match (channels, colour) {
-                (1, 1) => add_row::<T, 1, 1>(row, delta),
-                (3, 3) => add_row::<T, 3, 3>(row, delta),
-                (4, 3) => add_row::<T, 4, 3>(row, delta),
-                (2, 1) => add_row::<T, 2, 1>(row, delta),
+                (1, 1) => T::add_row::<1, 1>(row, delta),
+                (3, 3) => T::add_row::<3, 3>(row, delta),
+                (4, 3) => T::add_row::<4, 3>(row, delta),
+                (2, 1) => T::add_row::<2, 1>(row, delta),
                 _ => {
                     for (px, &d) in row.chunks_exact_mut(channels).zip(delta.iter()) {
                         for s in &mut px[..colour] {
@@ -207,14 +247,4 @@ where
             }
         },
     );
-}
-
-/// Adds one row's deltas to the `COLOUR` first channels of `CH`-channel pixels.
-#[inline]
-fn add_row<T: Sample, const CH: usize, const COLOUR: usize>(row: &mut [T], delta: &[f32]) {
-    for (px, &d) in row.chunks_exact_mut(CH).zip(delta) {
-        for s in &mut px[..COLOUR] {
-            *s = s.add_delta(d);
-        }
-    }
 }

@@ -179,3 +179,18 @@ fn box_blur_equals_the_direct_clamped_window_mean() {
         }
     }
 }
+
+#[test]
+fn integer_row_add_matches_the_per_sample_rounding() {
+    use super::pixels::Sample;
+    let deltas: Vec<f32> = (0..4000).map(|i| -300.0 + i as f32 * 0.1531).collect();
+    for v in 0..=255u8 {
+        let mut row = vec![v; deltas.len() * 4];
+        <u8 as Sample>::add_row::<4, 3>(&mut row, &deltas);
+        for (px, &d) in row.chunks_exact(4).zip(&deltas) {
+            let want = v.add_delta(d);
+            assert_eq!(&px[..3], &[want; 3], "v {v} d {d}");
+            assert_eq!(px[3], v, "alpha untouched");
+        }
+    }
+}
