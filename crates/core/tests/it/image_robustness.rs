@@ -171,3 +171,52 @@ fn sweep() {
     println!("false IDs on unmarked controls: {false_ids}");
     assert_eq!(false_ids, 0);
 }
+
+/// Quick robustness diagnostic: the small dev images under the hard attacks and three keys;
+/// prints the number of misses (`PROVMARK_DIAG_DIR`, default `testdata/images`).
+#[test]
+#[ignore = "long: robustness diagnostic"]
+fn diag_small() {
+    let dir = std::env::var_os("PROVMARK_DIAG_DIR").map_or_else(|| testdata(""), PathBuf::from);
+    let names = ["astronaut.png", "debian_logo_256.png", "chelsea.png", "camera.png", "rocket.jpg"];
+    let atts = [
+        "jpeg75",
+        "jpeg50",
+        "jpeg30",
+        "resize50",
+        "crop70",
+        "noise10",
+        "bright+20",
+        "contrast1.3",
+        "screenshot",
+        "chain",
+    ];
+    let params = ImageParams::default();
+    let mut misses = 0;
+    let mut fids = 0;
+    for k in 0u8..3 {
+        let mut kb = *b"provmark image diagnostic key 00";
+        kb[31] = b'0' + k;
+        let key = WatermarkKey::from_bytes(kb);
+        let (emb, det) = (ImageEmbedder::new(&key, params), ImageDetector::new(&key, params));
+        for (i, n) in names.iter().enumerate() {
+            let Ok(bytes) = std::fs::read(dir.join(n)) else { continue };
+            let orig = decode(&bytes).unwrap().pixels;
+            let id = ContentId::from_u64(0x1234_5678_9abc_def0 ^ (u64::from(k) << 40) ^ i as u64);
+            let mut img = orig.clone();
+            emb.embed(&mut img, id).unwrap();
+            let mut failed = Vec::new();
+            for a in atts {
+                if det.detect(&attacks::apply(a, &img)).unwrap().id != Some(id) {
+                    failed.push(a);
+                    misses += 1;
+                }
+                if k == 0 && det.detect(&attacks::apply(a, &orig)).unwrap().id.is_some() {
+                    fids += 1;
+                }
+            }
+            println!("key {k} {n}: {failed:?}");
+        }
+    }
+    println!("DIAG misses {misses}/150 false IDs {fids}");
+}
