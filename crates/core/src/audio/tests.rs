@@ -27,6 +27,21 @@ fn load_path(path: &std::path::Path) -> AudioBuffer {
     .unwrap()
 }
 
+/// Raw coded-bit errors of the best candidate at the nominal scale (what the self-check sees).
+fn nominal_bit_errors(emb: &AudioEmbedder, audio: &AudioBuffer, coded: &[f32]) -> usize {
+    let search = detect::Search::new(0.0, 0.0, 1.0, 1.0, 0.0);
+    let c = emb.engine.candidates(audio, &search, emb.params.strength(), 1);
+    c.first().map_or(coded.len(), |c| {
+        c.soft.iter().zip(coded).filter(|(s, b)| s.signum() != b.signum()).count()
+    })
+}
+
+/// Any supported audio file, through the codecs.
+fn decode_file(path: &str) -> AudioBuffer {
+    let bytes = std::fs::read(path).unwrap();
+    crate::audio_codec::decode(&bytes, &crate::audio_codec::DecodeLimits::default()).unwrap()
+}
+
 fn snr_db(a: &AudioBuffer, b: &AudioBuffer) -> f64 {
     let (mut s, mut n) = (0.0f64, 0.0f64);
     for (x, y) in a.samples().iter().zip(b.samples()) {
@@ -251,12 +266,9 @@ fn diag_short_ids() {
             env!("CARGO_MANIFEST_DIR")
         )
     });
-    let bytes = std::fs::read(&file).unwrap();
-    let orig =
-        crate::audio_codec::decode(&bytes, &crate::audio_codec::DecodeLimits::default()).unwrap();
+    let orig = decode_file(&file);
     let n: u64 = std::env::var("DIAG_N").map_or(12, |v| v.parse().unwrap());
     let params = AudioParams::default();
-    let search = detect::Search::new(0.0, 0.0, 1.0, 1.0, 0.0);
     let mut ok = 0;
     for i in 0..n {
         let key = WatermarkKey::from_bytes([(i % 3) as u8 + 1; 32]);
@@ -265,28 +277,16 @@ fn diag_short_ids() {
         let coded = emb.codec.encode(id);
         let mut marked = orig.clone();
         let check = emb.embed_checked(&mut marked, id).unwrap();
-        let c = emb.engine.candidates(&marked, &search, params.strength(), 1);
-        let errs = c[0].soft.iter().zip(&coded).filter(|(s, b)| s.signum() != b.signum()).count();
-        let full = AudioDetector::new(&key, params.clone()).detect(&marked).unwrap();
-        let grid = layout::Grid::new(marked.sample_rate());
-        let plans = emb.engine.plans.get(grid.frame);
-        let mono = marked.mono();
-        let hops = mono.len() / grid.hop;
-        let sg = detect::analyze_segment(
-            &grid,
-            &plans,
-            &emb.engine.layout,
-            &search,
-            params.strength(),
-            &mono,
-            (0, hops),
-        );
-        let f = sg.fits[0][0];
+        let errs = nominal_bit_errors(&emb, &marked.as_stored(), &coded);
+        let full = AudioDetector::new(&key, params.clone()).detect(&marked.as_stored()).unwrap();
         ok += usize::from(full.id() == Some(id));
         eprintln!(
-            "i {i} check {check:?} snr {:.1} z {:.1} phase {} off {} nominal ber {:.3} full {} score {:.1} att {}",
-            snr_db(&orig, &marked), f.z, f.phase, f.offset, errs as f64 / 354.0,
-            full.id() == Some(id), full.score, full.attempts
+            "i {i} self-check {check:?} snr {:.1} nominal ber {:.3} found {} score {:.1} attempts {}",
+            snr_db(&orig, &marked),
+            errs as f64 / 354.0,
+            full.id() == Some(id),
+            full.score,
+            full.attempts
         );
     }
     eprintln!("decoded {ok}/{n}");
@@ -299,19 +299,12 @@ fn diag_recipes() {
     let file = std::env::var("DIAG_FILE").unwrap();
     let key_hex = std::env::var("DIAG_KEY").unwrap();
     let id: ContentId = std::env::var("DIAG_ID").unwrap().parse().unwrap();
-    let mut kb = [0u8; 32];
-    for (i, b) in kb.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&key_hex[2 * i..2 * i + 2], 16).unwrap();
-    }
-    let key = WatermarkKey::from_bytes(kb);
-    let bytes = std::fs::read(&file).unwrap();
-    let orig =
-        crate::audio_codec::decode(&bytes, &crate::audio_codec::DecodeLimits::default()).unwrap();
+    let key = WatermarkKey::from_hex(&key_hex).unwrap();
+    let orig = decode_file(&file);
     let params = AudioParams::default();
     let emb = AudioEmbedder::new(&key, params.clone());
     let det = AudioDetector::new(&key, params.clone());
     let coded = emb.codec.encode(id);
-    let search = detect::Search::new(0.0, 0.0, 1.0, 1.0, 0.0);
     let mut a = orig.clone();
     let check = emb.embed_checked(&mut a, id).unwrap();
     let found = det.detect(&a).unwrap();
@@ -321,21 +314,15 @@ fn diag_recipes() {
         found.id() == Some(id),
         found.score
     );
-    let mut q = a.clone();
-    for s in q.samples_mut() {
-        *s = ((*s * 32768.0).round().clamp(-32768.0, 32767.0)) / 32768.0;
-    }
-    let fq = det.detect(&q).unwrap();
-    eprintln!("quantized: found {} score {:.3}", fq.id() == Some(id), fq.score);
+    let fq = det.detect(&a.as_stored()).unwrap();
+    eprintln!("as stored: found {} score {:.3}", fq.id() == Some(id), fq.score);
     for boost in [0.0f32, 1.5, 3.0, 4.5, 6.0] {
         for rounds in [3usize, 0, 1, 6] {
             let mut st = params.strength_boosted(boost);
             st.informed_rounds = rounds;
             let mut a = orig.clone();
             emb.engine.embed_coded(&mut a, &coded, st);
-            let c = emb.engine.candidates(&a, &search, params.strength(), 1);
-            let errs =
-                c[0].soft.iter().zip(&coded).filter(|(s, b)| s.signum() != b.signum()).count();
+            let errs = nominal_bit_errors(&emb, &a, &coded);
             let found = det.detect(&a).unwrap();
             eprintln!(
                 "boost {boost} rounds {rounds}: snr {:.1} ber {:.3} found {} score {:.1}",
