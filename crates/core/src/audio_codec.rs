@@ -250,33 +250,37 @@ pub fn encode_wav(audio: &AudioBuffer) -> Result<Vec<u8>> {
         sample_format: if float { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
     };
     let enc = |e: hound::Error| Error::encode("WAV", e.to_string());
-    // Sized up front (header ≤ 80 bytes): growing the vector copied the whole file several times.
-    let len = audio.samples().len();
-    let mut out = Cursor::new(Vec::with_capacity(80 + len * usize::from(bits / 8)));
-    {
-        let mut w = hound::WavWriter::new(&mut out, spec).map_err(enc)?;
-        if bits == 16 && !float {
-            if let Ok(n) = u32::try_from(len) {
-                // hound's 16-bit writer skips the per-sample format dispatch; same bytes.
-                let mut fast = w.get_i16_writer(n);
-                for &s in audio.samples() {
-                    #[allow(clippy::cast_possible_truncation, reason = "16-bit range")]
-                    fast.write_sample(quantize(s, 16) as i16);
-                }
-                fast.flush().map_err(enc)?;
-                w.finalize().map_err(enc)?;
-                return Ok(out.into_inner());
-            }
-        }
+    if bits > 8 {
+        // hound writes the header (it picks the plain or extensible format); the samples are
+        // packed here in one pass (little-endian, as hound writes them: same bytes) and the
+        // two size fields patched, instead of one `write_sample` call per sample.
+        let mut out = Cursor::new(Vec::new());
+        hound::WavWriter::new(&mut out, spec).map_err(enc)?.finalize().map_err(enc)?;
+        let mut bytes = out.into_inner();
+        let header = bytes.len();
+        let width = usize::from(bits / 8);
+        let data_len = audio.samples().len() * width;
+        let too_big = || Error::encode("WAV", "more than 4 GiB of samples");
+        let data_u32 = u32::try_from(data_len).map_err(|_| too_big())?;
+        let riff = u32::try_from(header - 8 + data_len).map_err(|_| too_big())?;
+        bytes.reserve_exact(data_len);
         for &s in audio.samples() {
             if float {
-                w.write_sample(s).map_err(enc)?;
-            } else if bits == 8 {
-                #[allow(clippy::cast_possible_truncation, reason = "8-bit range")]
-                w.write_sample(quantize(s, 8) as i8).map_err(enc)?;
+                bytes.extend_from_slice(&s.to_le_bytes());
             } else {
-                w.write_sample(quantize(s, bits)).map_err(enc)?;
+                bytes.extend_from_slice(&quantize(s, bits).to_le_bytes()[..width]);
             }
+        }
+        bytes[4..8].copy_from_slice(&riff.to_le_bytes());
+        bytes[header - 4..header].copy_from_slice(&data_u32.to_le_bytes());
+        return Ok(bytes);
+    }
+    let mut out = Cursor::new(Vec::with_capacity(80 + audio.samples().len()));
+    {
+        let mut w = hound::WavWriter::new(&mut out, spec).map_err(enc)?;
+        for &s in audio.samples() {
+            #[allow(clippy::cast_possible_truncation, reason = "8-bit range")]
+            w.write_sample(quantize(s, 8) as i8).map_err(enc)?;
         }
         w.finalize().map_err(enc)?;
     }
