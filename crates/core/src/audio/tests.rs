@@ -221,7 +221,7 @@ fn diag_response() {
     let frames = mono.len().div_ceil(grid.hop);
     let st = params.strength();
     let plan = embed::plan(&grid, &plans, &emb.engine.layout, &coded, st, &mono, frames);
-    let mut marked = mono.clone();
+    let mut marked = mono.to_vec();
     embed::embed_channel(&grid, &plans, &plan, &mut marked);
     let sp_h = detect::Spectra::compute(&grid, &plans, &mono, 0, hops, grid.frame / 2);
     let sp_m = detect::Spectra::compute(&grid, &plans, &marked, 0, hops, grid.frame / 2);
