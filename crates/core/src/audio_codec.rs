@@ -250,9 +250,24 @@ pub fn encode_wav(audio: &AudioBuffer) -> Result<Vec<u8>> {
         sample_format: if float { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
     };
     let enc = |e: hound::Error| Error::encode("WAV", e.to_string());
-    let mut out = Cursor::new(Vec::new());
+    // Sized up front (header ≤ 80 bytes): growing the vector copied the whole file several times.
+    let len = audio.samples().len();
+    let mut out = Cursor::new(Vec::with_capacity(80 + len * usize::from(bits / 8)));
     {
         let mut w = hound::WavWriter::new(&mut out, spec).map_err(enc)?;
+        if bits == 16 && !float {
+            if let Ok(n) = u32::try_from(len) {
+                // hound's 16-bit writer skips the per-sample format dispatch; same bytes.
+                let mut fast = w.get_i16_writer(n);
+                for &s in audio.samples() {
+                    #[allow(clippy::cast_possible_truncation, reason = "16-bit range")]
+                    fast.write_sample(quantize(s, 16) as i16);
+                }
+                fast.flush().map_err(enc)?;
+                w.finalize().map_err(enc)?;
+                return Ok(out.into_inner());
+            }
+        }
         for &s in audio.samples() {
             if float {
                 w.write_sample(s).map_err(enc)?;

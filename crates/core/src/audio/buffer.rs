@@ -119,11 +119,14 @@ impl AudioBuffer {
         match self.format {
             SampleFormat::Int(bits) if (8..=24).contains(&bits) => {
                 let scale = (1u32 << (bits - 1)) as f32;
-                let mut out = self.clone();
-                for s in &mut out.samples {
-                    *s = (*s * scale).round().clamp(-scale, scale - 1.0) / scale;
-                }
-                std::borrow::Cow::Owned(out)
+                // One pass that writes each sample once (a clone then an in-place rewrite
+                // touched the buffer twice).
+                let samples = self
+                    .samples
+                    .iter()
+                    .map(|s| (s * scale).round().clamp(-scale, scale - 1.0) / scale)
+                    .collect();
+                std::borrow::Cow::Owned(Self { samples, ..*self })
             }
             _ => std::borrow::Cow::Borrowed(self),
         }
@@ -142,13 +145,16 @@ impl AudioBuffer {
         }
     }
 
-    /// The average of all channels (the signal a mono downmix would keep).
-    pub(crate) fn mono(&self) -> Vec<f32> {
+    /// The average of all channels (the signal a mono downmix would keep); mono audio is
+    /// borrowed, not copied.
+    pub(crate) fn mono(&self) -> std::borrow::Cow<'_, [f32]> {
         let n = usize::from(self.channels);
         if n == 1 {
-            return self.samples.clone();
+            return std::borrow::Cow::Borrowed(&self.samples);
         }
         let scale = 1.0 / n as f32;
-        self.samples.chunks_exact(n).map(|f| f.iter().sum::<f32>() * scale).collect()
+        std::borrow::Cow::Owned(
+            self.samples.chunks_exact(n).map(|f| f.iter().sum::<f32>() * scale).collect(),
+        )
     }
 }

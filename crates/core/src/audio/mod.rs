@@ -110,6 +110,11 @@ impl Engine {
         let frames = mono.len().div_ceil(grid.hop);
         let plan = embed::plan(&grid, &plans, &self.layout, coded, strength, &mono, frames);
         drop(mono);
+        if audio.channels() == 1 {
+            // Mono: in place, no de-interleaved copy.
+            embed::embed_channel(&grid, &plans, &plan, audio.samples_mut());
+            return;
+        }
         for c in 0..usize::from(audio.channels()) {
             let mut ch = audio.channel(c);
             embed::embed_channel(&grid, &plans, &plan, &mut ch);

@@ -81,7 +81,8 @@ fn stereo_music_at_higher_strength_round_trips_and_downmix_keeps_it() {
     assert!(snr_db(&orig, &marked) >= 26.0);
     let det = AudioDetector::new(&key, params);
     assert_eq!(det.detect(&marked).unwrap().id(), Some(id));
-    let mono = AudioBuffer::new(marked.mono(), 1, 44_100, SampleFormat::Int(16)).unwrap();
+    let mono =
+        AudioBuffer::new(marked.mono().into_owned(), 1, 44_100, SampleFormat::Int(16)).unwrap();
     assert_eq!(det.detect(&mono).unwrap().id(), Some(id));
 }
 
