@@ -449,12 +449,21 @@ impl AudioDetector {
     /// [`Error::Limits`] if the audio is longer than the configured maximum.
     pub fn detect(&self, audio: &AudioBuffer) -> Result<AudioDetection> {
         check_length(audio, &self.params)?;
-        let candidates = self.engine.candidates(
-            audio,
-            &self.search,
-            self.params.strength(),
-            self.params.attempts(),
-        );
+        let max = self.params.attempts();
+        let plain = self.engine.candidates(audio, &self.search, self.params.strength(), max);
+        // The same search on noise-weighted features (helps under additive noise, hurts on
+        // dense music); the two candidate lists alternate, every decode still counted.
+        let weighted_search = Search { noise_weighted: true, ..self.search.clone() };
+        let weighted = self.engine.candidates(audio, &weighted_search, self.params.strength(), max);
+        let mut candidates = Vec::with_capacity(max);
+        let (mut a, mut b) = (plain.into_iter(), weighted.into_iter());
+        while candidates.len() < max {
+            match (a.next(), b.next()) {
+                (None, None) => break,
+                (x, y) => candidates.extend(x.into_iter().chain(y)),
+            }
+        }
+        candidates.truncate(max);
         let score = candidates.first().map_or(0.0, |c| c.sync);
         let mut attempts = 0u32;
         let mut found = None;
