@@ -115,6 +115,34 @@ fn embed_then_detect(
 }
 
 #[test]
+fn watermark_embed_replaces_an_existing_output_and_leaves_no_temporary_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, _) = identity_with_keyring(tmp.path());
+    let dir = tmp.path().join("out");
+    fs::create_dir(&dir).unwrap();
+    let out = dir.join("marked.wav");
+    fs::write(&out, b"an older file").unwrap();
+    let clip = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/audio/pcm16-16000-mono-26s-librivox.wav");
+    let line = embed_then_detect(&home, &clip, &out);
+    assert_eq!(line["id"], "00c0ffee00c0ffee");
+    let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["marked.wav"], "only the output is left in its folder");
+    // A failed write names the output and changes nothing.
+    let missing = dir.join("no-such-folder").join("x.wav");
+    provmark()
+        .args(["watermark", "embed", "--home"])
+        .arg(&home)
+        .args(["--id", "00c0ffee00c0ffee"])
+        .arg(&clip)
+        .arg(&missing)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("x.wav"));
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+}
+
+#[test]
 fn audio_detect_json_counts_its_attempts_in_the_p_value() {
     let tmp = tempfile::tempdir().unwrap();
     let (home, _) = identity_with_keyring(tmp.path());

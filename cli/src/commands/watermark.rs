@@ -55,8 +55,7 @@ pub fn embed(args: &WatermarkEmbedArgs) -> anyhow::Result<Status> {
         }
         kind => bail!("`{}`: no watermark for {kind:?} files", args.input.display()),
     };
-    std::fs::write(&args.output, out)
-        .with_context(|| format!("cannot write `{}`", args.output.display()))?;
+    crate::pipeline::files::write_replace(&args.output, &out)?;
     Ok(Status::Success)
 }
 

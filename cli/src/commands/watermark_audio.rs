@@ -74,8 +74,7 @@ pub fn embed_audio(
             _ => AudioFormat::Wav,
         };
     let bytes = audio_codec::encode(&marked, format)?;
-    std::fs::write(output, bytes)
-        .with_context(|| format!("cannot write `{}`", output.display()))?;
+    crate::pipeline::files::write_replace(output, &bytes)?;
     Ok(AudioEmbedReport {
         file: output.display().to_string(),
         id: id.to_string(),

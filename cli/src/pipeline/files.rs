@@ -38,13 +38,41 @@ pub fn rename_synced(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` atomically: a synced temporary file beside `path`, renamed onto it.
+/// Writes `bytes` atomically: a synced temporary file beside `path`, renamed onto it. A
+/// failed write (a full disk) removes the temporary file and leaves `path` as it was.
 ///
 /// # Errors
 /// As [`write_synced`] and [`rename_synced`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!("{}{name}", super::inputs::TEMP_PREFIX));
-    write_synced(&tmp, bytes)?;
+    let tmp = temp_beside(path);
+    write_synced(&tmp, bytes).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })?;
     rename_synced(&tmp, path)
+}
+
+/// Writes `bytes` atomically but without syncing: readers see the old file or the whole new
+/// one, never a partial one, even if the process is killed; a power cut may lose the new
+/// file. For outputs that no record refers to (`watermark embed`); the stamp pipeline, whose
+/// ledger records point at its outputs, uses [`write_atomic`].
+///
+/// # Errors
+/// If the temporary file cannot be written (it is then removed) or renamed.
+pub fn write_replace(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = temp_beside(path);
+    fs::write(&tmp, bytes)
+        .inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    fs::rename(&tmp, path)
+        .inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("cannot write `{}`", path.display()))
+}
+
+fn temp_beside(path: &Path) -> std::path::PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!("{}{name}", super::inputs::TEMP_PREFIX))
 }

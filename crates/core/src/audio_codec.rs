@@ -16,7 +16,7 @@ use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
-use crate::audio::{AudioBuffer, SampleFormat};
+use crate::audio::{quantize, AudioBuffer, SampleFormat};
 use crate::{Error, Result};
 
 /// Audio container formats recognised by [`sniff`].
@@ -162,8 +162,16 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<AudioBuffer> {
     let mut decoder = symphonia::default::get_codecs()
         .make(&params, &DecoderOptions::default())
         .map_err(|e| sym_err(&e))?;
-    let mut samples: Vec<f32> = Vec::new();
     let mut channels: Option<u16> = params.channels.and_then(|c| u16::try_from(c.count()).ok());
+    // Sized once when the container states its length (within the limits checked above), so
+    // a long file is not copied at every doubling.
+    let expected = params
+        .n_frames
+        .zip(channels)
+        .and_then(|(f, c)| usize::try_from(f.saturating_mul(u64::from(c))).ok())
+        .filter(|&n| n as u64 <= limits.max_samples)
+        .unwrap_or(0);
+    let mut samples: Vec<f32> = Vec::with_capacity(expected);
     let mut buf: Option<SampleBuffer<f32>> = None;
     loop {
         let packet = match reader.next_packet() {
@@ -224,14 +232,6 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<AudioBuffer> {
     AudioBuffer::new(samples, channels, rate, format)
 }
 
-fn quantize(x: f32, bits: u16) -> i32 {
-    let scale = (1i64 << (bits - 1)) as f64;
-    let v = (f64::from(x) * scale).round();
-    #[allow(clippy::cast_possible_truncation, reason = "clamped into the bit depth's range")]
-    let q = v.clamp(-scale, scale - 1.0) as i32;
-    q
-}
-
 /// Encodes a WAV file at the buffer's sample format (8/16/24/32-bit integer or 32-bit float;
 /// other integer depths are written as 24-bit). Samples beyond full scale are clipped.
 ///
@@ -263,12 +263,18 @@ pub fn encode_wav(audio: &AudioBuffer) -> Result<Vec<u8>> {
         let too_big = || Error::encode("WAV", "more than 4 GiB of samples");
         let data_u32 = u32::try_from(data_len).map_err(|_| too_big())?;
         let riff = u32::try_from(header - 8 + data_len).map_err(|_| too_big())?;
-        bytes.reserve_exact(data_len);
-        for &s in audio.samples() {
-            if float {
-                bytes.extend_from_slice(&s.to_le_bytes());
-            } else {
-                bytes.extend_from_slice(&quantize(s, bits).to_le_bytes()[..width]);
+        bytes.resize(header + data_len, 0);
+        let data = bytes[header..].chunks_exact_mut(width).zip(audio.samples());
+        match (float, width) {
+            (true, _) => data.for_each(|(b, s)| b.copy_from_slice(&s.to_le_bytes())),
+            (false, 2) => data.for_each(|(b, &s)| {
+                #[allow(clippy::cast_possible_truncation, reason = "16-bit range")]
+                b.copy_from_slice(&(quantize(s, 16) as i16).to_le_bytes());
+            }),
+            (false, _) => {
+                data.for_each(|(b, &s)| {
+                    b.copy_from_slice(&quantize(s, bits).to_le_bytes()[..width])
+                });
             }
         }
         bytes[4..8].copy_from_slice(&riff.to_le_bytes());

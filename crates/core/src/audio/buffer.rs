@@ -115,33 +115,44 @@ impl AudioBuffer {
     /// format's step and clipped to its range (the quietest passages of 16-bit speech can
     /// hold a mark near one step, which rounding removes). Float and 32-bit formats are
     /// returned as they are.
+    #[cfg(test)]
     pub(crate) fn as_stored(&self) -> std::borrow::Cow<'_, Self> {
-        match self.format {
-            SampleFormat::Int(bits) if (8..=24).contains(&bits) => {
-                let scale = (1u32 << (bits - 1)) as f32;
-                // One pass that writes each sample once (a clone then an in-place rewrite
-                // touched the buffer twice).
-                let samples = self
-                    .samples
-                    .iter()
-                    .map(|s| (s * scale).round().clamp(-scale, scale - 1.0) / scale)
-                    .collect();
+        match self.stored_bits() {
+            Some(bits) => {
+                let samples = self.samples.iter().map(|&s| store(s, bits)).collect();
                 std::borrow::Cow::Owned(Self { samples, ..*self })
             }
-            _ => std::borrow::Cow::Borrowed(self),
+            None => std::borrow::Cow::Borrowed(self),
         }
     }
 
-    /// One channel as its own vector.
-    pub(crate) fn channel(&self, c: usize) -> Vec<f32> {
-        self.samples.iter().skip(c).step_by(usize::from(self.channels)).copied().collect()
+    /// The channel mix of [`as_stored`](Self::as_stored) as a one-channel buffer, made in one
+    /// pass (the same values as `as_stored().mono()`).
+    pub(crate) fn stored_mono(&self) -> Self {
+        let n = usize::from(self.channels);
+        let scale = 1.0 / n as f32;
+        let samples = match (self.stored_bits(), n) {
+            (Some(bits), 1) => self.samples.iter().map(|&s| store(s, bits)).collect(),
+            (Some(bits), 2) => self
+                .samples
+                .chunks_exact(2)
+                .map(|f| (store(f[0], bits) + store(f[1], bits)) * scale)
+                .collect(),
+            (Some(bits), _) => self
+                .samples
+                .chunks_exact(n)
+                .map(|f| f.iter().map(|&s| store(s, bits)).sum::<f32>() * scale)
+                .collect(),
+            (None, _) => self.mono().into_owned(),
+        };
+        Self { samples, channels: 1, ..*self }
     }
 
-    /// Writes one channel back.
-    pub(crate) fn set_channel(&mut self, c: usize, data: &[f32]) {
-        let n = usize::from(self.channels);
-        for (dst, src) in self.samples.iter_mut().skip(c).step_by(n).zip(data) {
-            *dst = *src;
+    /// Bit depth `as_stored` rounds to, if any.
+    fn stored_bits(&self) -> Option<u16> {
+        match self.format {
+            SampleFormat::Int(bits) if (8..=24).contains(&bits) => Some(bits),
+            _ => None,
         }
     }
 
@@ -153,8 +164,37 @@ impl AudioBuffer {
             return std::borrow::Cow::Borrowed(&self.samples);
         }
         let scale = 1.0 / n as f32;
-        std::borrow::Cow::Owned(
-            self.samples.chunks_exact(n).map(|f| f.iter().sum::<f32>() * scale).collect(),
-        )
+        std::borrow::Cow::Owned(if n == 2 {
+            self.samples.chunks_exact(2).map(|f| (f[0] + f[1]) * scale).collect()
+        } else {
+            self.samples.chunks_exact(n).map(|f| f.iter().sum::<f32>() * scale).collect()
+        })
     }
+}
+
+/// `x` (full scale ±1) rounded to the nearest step of a `bits`-bit integer format (8..=24;
+/// halves away from zero) and clipped to its range, back in full-scale units: exactly the
+/// value the WAV and FLAC writers store ([`quantize`]).
+#[inline]
+pub(crate) fn store(x: f32, bits: u16) -> f32 {
+    debug_assert!((8..=24).contains(&bits));
+    // Exact: at most 24 significant bits, and a power-of-two scale.
+    #[allow(clippy::cast_precision_loss, reason = "at most 24 significant bits")]
+    let v = quantize(x, bits) as f32 / (1u32 << (bits - 1)) as f32;
+    v
+}
+
+/// `x` (full scale ±1) as a `bits`-bit integer sample (8..=32): rounded half away from zero,
+/// clipped to the format's range.
+#[inline]
+pub(crate) fn quantize(x: f32, bits: u16) -> i32 {
+    let scale = (1i64 << (bits - 1)) as f64;
+    // Exact: a power-of-two scale only shifts the exponent, and adding one half to a value of
+    // at most 24 significant bits is exact in f64, so truncation rounds half away from zero
+    // (the same as `f64::round`, without a libm call per sample). Clamping first gives the
+    // same result as clamping the rounded value.
+    let v = (f64::from(x) * scale).clamp(-scale, scale - 1.0);
+    #[allow(clippy::cast_possible_truncation, reason = "clamped into the bit depth's range")]
+    let q = (v + 0.5f64.copysign(v)) as i64 as i32;
+    q
 }

@@ -46,7 +46,44 @@ pub(crate) struct MarkPlan {
 /// Rounds of the informed-gain iteration (0: uniform gains, no informed embedding).
 pub(crate) const ROUNDS: usize = 3;
 
-/// Pass 1: plans the mark from `reference` (the channel mix) for a signal of `frames` hops.
+/// The host analysis the plan needs: per detector segment, the sub-band energies and each
+/// hop's total power of the channel mix. It does not depend on the strength, so the
+/// self-check's stronger re-marks reuse it instead of transforming the host again.
+pub(crate) struct Host {
+    frames: usize,
+    eff: [f32; SUBBANDS],
+    segments: Vec<HostSegment>,
+}
+
+struct HostSegment {
+    first: usize,
+    energy: Vec<f32>,
+    totals: Vec<f32>,
+}
+
+impl Host {
+    /// Analyses `reference` (the channel mix) for a signal of `frames` hops.
+    pub(crate) fn analyze(grid: &Grid, plans: &Plans, reference: &[f32], frames: usize) -> Self {
+        let edges = Grid::edges_hz(1.0);
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "small positive"
+        )]
+        let max_bin = ((edges[SUBBANDS] / grid.bin_hz).ceil() as usize + 2).min(grid.frame / 2);
+        let segments = detect::segments(frames)
+            .par_iter()
+            .map(|&(first, hops)| {
+                let spectra = Spectra::compute(grid, plans, reference, first, hops, max_bin);
+                let energy = detect::band_energies(&spectra, grid, 1.0);
+                HostSegment { first, energy, totals: spectra.total }
+            })
+            .collect();
+        Self { frames, eff: grid.efficiency(), segments }
+    }
+}
+
+/// Pass 1: plans the mark on the analysed `host`.
 ///
 /// Per detector segment: the host's sub-band energies give the masking depths and the
 /// detector's features of the unmarked host; the marked energies are then simulated
@@ -55,31 +92,15 @@ pub(crate) const ROUNDS: usize = 3;
 /// interference and the mark's self-interference are both seen. Each bit's gain is set so its
 /// soft value reaches a common margin, the margin chosen so the change energy is that of unit
 /// gains; a few rounds refine each bit's measured response.
-pub(crate) fn plan(
-    grid: &Grid,
-    plans: &Plans,
-    layout: &Layout,
-    coded: &[f32],
-    strength: Strength,
-    reference: &[f32],
-    frames: usize,
-) -> MarkPlan {
-    let edges = Grid::edges_hz(1.0);
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "small positive")]
-    let max_bin = ((edges[SUBBANDS] / grid.bin_hz).ceil() as usize + 2).min(grid.frame / 2);
-    let segs = detect::segments(frames);
-    let eff = grid.efficiency();
-    let rows: Vec<Vec<f32>> = segs
+pub(crate) fn plan(host: &Host, layout: &Layout, coded: &[f32], strength: Strength) -> MarkPlan {
+    let rows: Vec<Vec<f32>> = host
+        .segments
         .par_iter()
-        .map(|&(first, hops)| {
-            let spectra = Spectra::compute(grid, plans, reference, first, hops, max_bin);
-            let energy = detect::band_energies(&spectra, grid, 1.0);
-            plan_segment(layout, coded, strength, first, energy, &spectra.total, &eff)
-        })
+        .map(|s| plan_segment(layout, coded, strength, s.first, &s.energy, &s.totals, &host.eff))
         .collect();
-    let mut mult = vec![0.0f32; frames * SUBBANDS];
-    for (&(first, hops), row) in segs.iter().zip(&rows) {
-        mult[first * SUBBANDS..(first + hops) * SUBBANDS].copy_from_slice(row);
+    let mut mult = vec![0.0f32; host.frames * SUBBANDS];
+    for (s, row) in host.segments.iter().zip(&rows) {
+        mult[s.first * SUBBANDS..s.first * SUBBANDS + row.len()].copy_from_slice(row);
     }
     MarkPlan { mult }
 }
@@ -125,13 +146,12 @@ fn plan_segment(
     coded: &[f32],
     strength: Strength,
     first: usize,
-    energy: Vec<f32>,
+    host_energy: &[f32],
     totals: &[f32],
     eff: &[f32; SUBBANDS],
 ) -> Vec<f32> {
     let n = layout.coded_bits;
-    let host_energy = energy.clone();
-    let host = detect::features_from_energy(energy, totals, strength);
+    let host = detect::features_from_energy(host_energy.to_vec(), totals, strength);
     let depth = host.depth;
     let mut host_soft = vec![0.0f32; n];
     soft_values(layout, coded, first, &host.d, &mut host_soft);
@@ -221,27 +241,39 @@ fn informed_gains(host: &[f32], response: &[f32], energy: &[f32]) -> Vec<f32> {
     (0..host.len()).map(|c| gain(c, lo)).collect()
 }
 
-/// Pass 2: adds the planned mark to one channel (`signal` holds its samples), in place. The
-/// plan comes from the channel mix, so every channel gets the same relative change and any
-/// downmix carries exactly the mark the detector expects.
-pub(crate) fn embed_channel(grid: &Grid, plans: &Plans, plan: &MarkPlan, signal: &mut [f32]) {
+/// Pass 2: adds the planned mark to channel `channel` of the interleaved `samples`
+/// (`channels` per frame), in place. The plan comes from the channel mix, so every channel
+/// gets the same relative change and any downmix carries exactly the mark the detector
+/// expects.
+pub(crate) fn embed_channel(
+    grid: &Grid,
+    plans: &Plans,
+    plan: &MarkPlan,
+    samples: &mut [f32],
+    channels: usize,
+    channel: usize,
+) {
     let hop = grid.hop;
     let frame = grid.frame;
     let bands = grid.bin_bands();
+    let len = samples.len() / channels;
     // Frame t covers samples [t*hop, t*hop + frame); the last frame may run past the end.
-    let frames = signal.len().div_ceil(hop).min(plan.mult.len() / SUBBANDS);
+    let frames = len.div_ceil(hop).min(plan.mult.len() / SUBBANDS);
     let norm = 1.0 / frame as f32;
+    let mut deltas = vec![0.0f32; CHUNK_FRAMES.min(frames) * frame];
     let mut start_frame = 0;
     while start_frame < frames {
         let end_frame = (start_frame + CHUNK_FRAMES).min(frames);
-        let source: &[f32] = signal;
-        let deltas: Vec<Vec<f32>> = (start_frame..end_frame)
-            .into_par_iter()
-            .map_init(
+        let source: &[f32] = samples;
+        deltas[..(end_frame - start_frame) * frame]
+            .par_chunks_mut(frame)
+            .enumerate()
+            .for_each_init(
                 || Scratch::new(plans),
-                |s, t| {
+                |s, (i, delta)| {
+                    let t = start_frame + i;
                     let mult = &plan.mult[t * SUBBANDS..(t + 1) * SUBBANDS];
-                    s.analyze(plans, source, t * hop);
+                    s.analyze_strided(plans, source, t * hop, channels, channel);
                     for (x, band) in s.spec.iter_mut().zip(&bands) {
                         *x *= match band {
                             Some(k) => mult[usize::from(*k)],
@@ -256,14 +288,16 @@ pub(crate) fn embed_channel(grid: &Grid, plans: &Plans, plan: &MarkPlan, signal:
                     }
                     let _ =
                         plans.inverse.process_with_scratch(&mut s.spec, &mut s.time, &mut s.inv);
-                    s.time.iter().zip(plans.window.iter()).map(|(v, w)| v * w * norm).collect()
+                    for ((d, v), w) in delta.iter_mut().zip(&s.time).zip(plans.window.iter()) {
+                        *d = v * w * norm;
+                    }
                 },
-            )
-            .collect();
-        for (i, delta) in deltas.iter().enumerate() {
+            );
+        for (i, delta) in deltas.chunks_exact(frame).take(end_frame - start_frame).enumerate() {
             let start = (start_frame + i) * hop;
-            let end = (start + frame).min(signal.len());
-            for (y, d) in signal[start..end].iter_mut().zip(delta.iter()) {
+            let end = (start + frame).min(len);
+            let out = samples[start * channels..].iter_mut().skip(channel).step_by(channels);
+            for (y, d) in out.zip(&delta[..end - start]) {
                 *y += d;
             }
         }

@@ -22,19 +22,28 @@ pub(crate) fn waterfill(energy: &[f32], budget: f32, cap: f32, depth: &mut [f32]
         depth.iter_mut().for_each(|d| *d = cap);
         return;
     }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| energy[a].total_cmp(&energy[b]));
+    // Energies in ascending order (on the stack for the usual sub-band count: this runs
+    // once per hop for every feature computation).
+    let mut stack = [0.0f32; 64];
+    let mut heap = Vec::new();
+    let sorted: &mut [f32] = if n <= stack.len() {
+        stack[..n].copy_from_slice(energy);
+        &mut stack[..n]
+    } else {
+        heap.extend_from_slice(energy);
+        &mut heap
+    };
+    sorted.sort_unstable_by(f32::total_cmp);
     // With the `i` weakest sub-bands capped, the rest share `lambda` each: a_k^2 * E_k = lambda.
     let mut capped_sum = 0.0f32;
     let mut lambda = budget / n as f32;
-    for i in 0..n {
+    for (i, &e) in sorted.iter().enumerate() {
         let l = (budget - cap2 * capped_sum) / (n - i) as f32;
-        if energy[order[i]] * cap2 >= l {
-            lambda = l;
+        lambda = l;
+        if e * cap2 >= l {
             break;
         }
-        capped_sum += energy[order[i]];
-        lambda = l;
+        capped_sum += e;
     }
     for (k, d) in depth.iter_mut().enumerate() {
         let e = energy[k];

@@ -37,6 +37,7 @@ mod stft;
 
 use std::sync::{Arc, Mutex};
 
+pub(crate) use buffer::quantize;
 pub use buffer::{AudioBuffer, SampleFormat, MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 pub use params::{AudioParams, AudioParamsBuilder};
 
@@ -104,21 +105,33 @@ impl Engine {
         coded: &[f32],
         strength: embed::Strength,
     ) {
+        let host = self.analyze_host(audio);
+        self.embed_planned(audio, &host, coded, strength);
+    }
+
+    /// The analysis of `audio`'s channel mix that planning needs (independent of strength).
+    pub(crate) fn analyze_host(&self, audio: &AudioBuffer) -> embed::Host {
         let grid = Grid::new(audio.sample_rate());
         let plans = self.plans.get(grid.frame);
         let mono = audio.mono();
-        let frames = mono.len().div_ceil(grid.hop);
-        let plan = embed::plan(&grid, &plans, &self.layout, coded, strength, &mono, frames);
-        drop(mono);
-        if audio.channels() == 1 {
-            // Mono: in place, no de-interleaved copy.
-            embed::embed_channel(&grid, &plans, &plan, audio.samples_mut());
-            return;
-        }
-        for c in 0..usize::from(audio.channels()) {
-            let mut ch = audio.channel(c);
-            embed::embed_channel(&grid, &plans, &plan, &mut ch);
-            audio.set_channel(c, &ch);
+        embed::Host::analyze(&grid, &plans, &mono, mono.len().div_ceil(grid.hop))
+    }
+
+    /// Embeds `coded` into every channel of `audio`, whose mix `host` analysed.
+    pub(crate) fn embed_planned(
+        &self,
+        audio: &mut AudioBuffer,
+        host: &embed::Host,
+        coded: &[f32],
+        strength: embed::Strength,
+    ) {
+        let grid = Grid::new(audio.sample_rate());
+        let plans = self.plans.get(grid.frame);
+        let plan = embed::plan(host, &self.layout, coded, strength);
+        let channels = usize::from(audio.channels());
+        for c in 0..channels {
+            // In place on the interleaved samples: no de-interleaved copies.
+            embed::embed_channel(&grid, &plans, &plan, audio.samples_mut(), channels, c);
         }
     }
 
@@ -271,12 +284,13 @@ impl AudioEmbedder {
             return Ok(None);
         }
         let original = audio.clone();
+        let host = self.engine.analyze_host(audio);
         let short = seconds <= SHORT_SECONDS;
         let max_boost = if short { SHORT_MAX_BOOST_DB } else { MAX_BOOST_DB };
         let mut boost = 0.0f32;
         loop {
-            self.engine.embed_coded(audio, &coded, self.params.strength_boosted(boost));
-            if self.has_margin(audio, id, short)? {
+            self.engine.embed_planned(audio, &host, &coded, self.params.strength_boosted(boost));
+            if self.has_margin(&audio.stored_mono(), id, short) {
                 return Ok(Some(true));
             }
             if boost + BOOST_STEP_DB > max_boost + 1e-3
@@ -289,7 +303,7 @@ impl AudioEmbedder {
         }
         // Out of boost. The strongest mark may still decode with less margin than the check
         // asks for; the full detector says.
-        if self.decodes(audio, id) {
+        if self.decodes(&audio.stored_mono(), id) {
             return Ok(Some(true));
         }
         // The informed gains come from a simulation of the detector that can misjudge a short
@@ -300,17 +314,25 @@ impl AudioEmbedder {
             audio.clone_from(&original);
             let mut strength = self.params.strength_boosted(boost);
             strength.informed_rounds = rounds;
-            self.engine.embed_coded(audio, &coded, strength);
-            if self.decodes(audio, id) {
+            self.engine.embed_planned(audio, &host, &coded, strength);
+            if self.decodes(&audio.stored_mono(), id) {
                 return Ok(Some(true));
             }
         }
         Ok(Some(false))
     }
 
-    /// Whether the full detector finds `id` in `audio` as its sample format stores it.
-    fn decodes(&self, audio: &AudioBuffer, id: ContentId) -> bool {
-        self.detector().detect(&audio.as_stored()).is_ok_and(|d| d.id() == Some(id))
+    /// Whether the full detector finds `id` in `stored` (the channel mix of the marked audio
+    /// as its sample format stores it; the detector only sees the mix).
+    ///
+    /// Only the plain candidates are decoded, at most half the detector's attempts: the
+    /// detector alternates plain and noise-weighted candidates, plain first, so every one
+    /// tried here is tried by it too. This is stricter than the detector and half the work.
+    fn decodes(&self, stored: &AudioBuffer, id: ContentId) -> bool {
+        let detector = self.detector();
+        let max = self.params.attempts().div_ceil(2);
+        let plain = self.engine.candidates(stored, &detector.search, self.params.strength(), max);
+        detector.decode_candidates(&plain).id() == Some(id)
     }
 
     fn detector(&self) -> AudioDetector {
@@ -322,21 +344,17 @@ impl AudioEmbedder {
         }
     }
 
-    /// Whether `audio`, as its sample format stores it, decodes to `id` at the nominal scale
+    /// Whether `stored` (see [`decodes`](Self::decodes)) decodes to `id` at the nominal scale
     /// with few raw bit errors (headroom for codecs and resampling) and, if `full`, through
     /// the full detector too.
-    fn has_margin(&self, audio: &AudioBuffer, id: ContentId, full: bool) -> Result<bool> {
-        let audio = &*audio.as_stored();
+    fn has_margin(&self, stored: &AudioBuffer, id: ContentId, full: bool) -> bool {
         let search = Search::new(0.0, 0.0, 1.0, 1.0, 0.0);
-        let candidates = self.engine.candidates(audio, &search, self.params.strength(), 1);
+        let candidates = self.engine.candidates(stored, &search, self.params.strength(), 1);
         let nominal = candidates.first().is_some_and(|c| {
             let d = self.codec.decode(&c.soft);
             d.verified() == Some(id) && d.bit_errors * 100 <= c.soft.len() * SELF_CHECK_MAX_BER_PCT
         });
-        if !nominal || !full {
-            return Ok(nominal);
-        }
-        Ok(self.detector().detect(audio)?.id() == Some(id))
+        nominal && (!full || self.decodes(stored, id))
     }
 }
 
@@ -464,10 +482,15 @@ impl AudioDetector {
             }
         }
         candidates.truncate(max);
+        Ok(self.decode_candidates(&candidates))
+    }
+
+    /// Decodes `candidates` in order, stopping at the first whose tag verifies.
+    fn decode_candidates(&self, candidates: &[Candidate]) -> AudioDetection {
         let score = candidates.first().map_or(0.0, |c| c.sync);
         let mut attempts = 0u32;
         let mut found = None;
-        for c in &candidates {
+        for c in candidates {
             attempts += 1;
             let d = self.codec.decode(&c.soft);
             if let Some(id) = d.verified() {
@@ -481,12 +504,12 @@ impl AudioDetector {
                 break;
             }
         }
-        Ok(AudioDetection {
+        AudioDetection {
             found,
             score,
             attempts,
             p_value: false_positive_probability(u64::from(attempts)),
-        })
+        }
     }
 }
 

@@ -55,11 +55,35 @@ impl Scratch {
 
     /// Windowed forward FFT of `signal[start..start + frame]` (zero beyond the end) into `spec`.
     pub(crate) fn analyze(&mut self, plans: &Plans, signal: &[f32], start: usize) {
-        let n = self.time.len();
-        for (i, t) in self.time.iter_mut().enumerate() {
-            *t = signal.get(start + i).copied().unwrap_or(0.0) * plans.window[i];
+        self.analyze_strided(plans, signal, start, 1, 0);
+    }
+
+    /// As [`analyze`](Self::analyze) on channel `channel` of interleaved `signal` with
+    /// `channels` samples per frame (`start` counts frames).
+    pub(crate) fn analyze_strided(
+        &mut self,
+        plans: &Plans,
+        signal: &[f32],
+        start: usize,
+        channels: usize,
+        channel: usize,
+    ) {
+        debug_assert_eq!(self.time.len(), plans.window.len());
+        let frames = signal.len() / channels;
+        let have = frames.saturating_sub(start).min(self.time.len());
+        let (head, tail) = self.time.split_at_mut(have);
+        if channels == 1 {
+            for ((t, x), w) in head.iter_mut().zip(&signal[start..start + have]).zip(&*plans.window)
+            {
+                *t = x * w;
+            }
+        } else {
+            let src = signal[start * channels..(start + have) * channels].chunks_exact(channels);
+            for ((t, f), w) in head.iter_mut().zip(src).zip(&*plans.window) {
+                *t = f[channel] * w;
+            }
         }
-        debug_assert_eq!(n, plans.window.len());
+        tail.iter_mut().for_each(|t| *t = 0.0);
         // Lengths come from the same plan, so this cannot fail.
         let _ = plans.forward.process_with_scratch(&mut self.time, &mut self.spec, &mut self.fwd);
     }

@@ -220,9 +220,10 @@ fn diag_response() {
     let hops = (mono.len() / grid.hop).min(360);
     let frames = mono.len().div_ceil(grid.hop);
     let st = params.strength();
-    let plan = embed::plan(&grid, &plans, &emb.engine.layout, &coded, st, &mono, frames);
+    let host = embed::Host::analyze(&grid, &plans, &mono, frames);
+    let plan = embed::plan(&host, &emb.engine.layout, &coded, st);
     let mut marked = mono.to_vec();
-    embed::embed_channel(&grid, &plans, &plan, &mut marked);
+    embed::embed_channel(&grid, &plans, &plan, &mut marked, 1, 0);
     let sp_h = detect::Spectra::compute(&grid, &plans, &mono, 0, hops, grid.frame / 2);
     let sp_m = detect::Spectra::compute(&grid, &plans, &marked, 0, hops, grid.frame / 2);
     let eh = detect::band_energies(&sp_h, &grid, 1.0);
@@ -335,4 +336,116 @@ fn diag_recipes() {
         }
     }
     panic!("diagnostic");
+}
+
+#[test]
+#[ignore = "diagnostic: wall time of each embedding phase on DIAG_FILE (run with RAYON_NUM_THREADS=1)"]
+fn diag_phase_times() {
+    use std::time::Instant;
+    let file = std::env::var("DIAG_FILE").unwrap();
+    let key = WatermarkKey::from_bytes([7; 32]);
+    let id: ContentId = "0123456789abcdef".parse().unwrap();
+    let t = Instant::now();
+    let orig = decode_file(&file);
+    let decode = t.elapsed();
+    let params = AudioParams::default();
+    let emb = AudioEmbedder::new(&key, params.clone());
+    let coded = emb.codec.encode(id);
+    let mut audio = orig.clone();
+    let grid = Grid::new(audio.sample_rate());
+    let plans = emb.engine.plans.get(grid.frame);
+    let t = Instant::now();
+    let mono = audio.mono().into_owned();
+    let mono_t = t.elapsed();
+    let frames = mono.len().div_ceil(grid.hop);
+    let t = Instant::now();
+    let host = embed::Host::analyze(&grid, &plans, &mono, frames);
+    let analyze_t = t.elapsed();
+    let t = Instant::now();
+    let plan = embed::plan(&host, &emb.engine.layout, &coded, params.strength());
+    let plan_t = t.elapsed();
+    let t = Instant::now();
+    let channels = usize::from(audio.channels());
+    for c in 0..channels {
+        embed::embed_channel(&grid, &plans, &plan, audio.samples_mut(), channels, c);
+    }
+    let apply_t = t.elapsed();
+    let t = Instant::now();
+    let stored = audio.stored_mono();
+    let stored_t = t.elapsed();
+    let t = Instant::now();
+    let margin = emb.has_margin(&stored, id, false);
+    let margin_t = t.elapsed();
+    let t = Instant::now();
+    let found = emb.detector().detect(&stored).unwrap();
+    let detect_t = t.elapsed();
+    let t = Instant::now();
+    let plain = emb.decodes(&stored, id);
+    let decodes_t = t.elapsed();
+    let t = Instant::now();
+    let mut full = orig.clone();
+    let check = emb.embed_checked(&mut full, id).unwrap();
+    let checked_t = t.elapsed();
+    let t = Instant::now();
+    let bytes = crate::audio_codec::encode(&full, crate::audio_codec::AudioFormat::Wav).unwrap();
+    let encode_t = t.elapsed();
+    eprintln!(
+        "{file}: {:.1} s, {} ch\n decode {decode:?}\n mono {mono_t:?}\n analyze {analyze_t:?}\n \
+         plan {plan_t:?}\n apply {apply_t:?}\n stored_mono {stored_t:?}\n has_margin {margin_t:?} ({margin})\n \
+         detect {detect_t:?} ({})\n decodes {decodes_t:?} ({plain})\n embed_checked {checked_t:?} ({check:?})\n encode {encode_t:?} ({} bytes)",
+        orig.duration_seconds(),
+        orig.channels(),
+        found.id() == Some(id),
+        bytes.len()
+    );
+}
+
+#[test]
+fn quantize_rounds_half_away_from_zero_and_clips_like_libm() {
+    let reference = |x: f32, bits: u16| -> i32 {
+        let scale = (1i64 << (bits - 1)) as f64;
+        (f64::from(x) * scale).round().clamp(-scale, scale - 1.0) as i32
+    };
+    let mut seed = 0x9e37_79b9_u32;
+    for bits in [8u16, 16, 24, 32] {
+        let step = 1.0 / (1i64 << (bits - 1)) as f32;
+        let mut cases = vec![0.0f32, -0.0, 1.0, -1.0, 1.5, -1.5, f32::NAN, f32::INFINITY];
+        for k in [-3i64, -2, -1, 0, 1, 2, 3, 1000, (1i64 << (bits - 1)) - 2] {
+            // Exact halves between steps, and the floats either side of them.
+            let half = ((k as f64 + 0.5) * f64::from(step)) as f32;
+            cases.extend([half, half.next_up(), half.next_down(), -half]);
+        }
+        for _ in 0..20_000 {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            cases.push((seed as f32 / u32::MAX as f32) * 2.2 - 1.1);
+        }
+        for x in cases {
+            let expected = if x.is_nan() { 0 } else { reference(x, bits) };
+            assert_eq!(quantize(x, bits), expected, "{x:e} at {bits} bits");
+        }
+    }
+}
+
+#[test]
+fn stored_mono_is_the_mix_of_the_stored_samples() {
+    let mut seed = 7u32;
+    let samples: Vec<f32> = (0..3 * 20_000)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / 8_388_608.0 - 1.0
+        })
+        .collect();
+    for (channels, format) in [
+        (1, SampleFormat::Int(16)),
+        (2, SampleFormat::Int(16)),
+        (3, SampleFormat::Int(24)),
+        (2, SampleFormat::Float),
+        (1, SampleFormat::Int(32)),
+    ] {
+        let n = samples.len() / 3 * 3;
+        let audio = AudioBuffer::new(samples[..n].to_vec(), channels, 16_000, format).unwrap();
+        let mono = audio.stored_mono();
+        assert_eq!(mono.channels(), 1);
+        assert_eq!(mono.samples(), &*audio.as_stored().mono(), "{channels} × {format:?}");
+    }
 }
