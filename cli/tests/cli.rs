@@ -142,6 +142,46 @@ fn watermark_embed_replaces_an_existing_output_and_leaves_no_temporary_file() {
     assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
 }
 
+/// Audio past the 2-minute self-check is marked and detected as a stream (bounded memory):
+/// the same samples as the library's whole-buffer embedding, and found again.
+#[test]
+fn long_audio_is_streamed_with_the_whole_buffer_result() {
+    use provmark_core::audio::{AudioBuffer, AudioEmbedder, AudioParams, SampleFormat};
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, _) = identity_with_keyring(tmp.path());
+    let input = tmp.path().join("long.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&input, spec).unwrap();
+    let mut seed = 3u32;
+    let mut samples = Vec::new();
+    for i in 0..8_000 * 130 {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let t = f64::from(i) / 8_000.0;
+        let v = 6_000.0 * (t * 2.0 * std::f64::consts::PI * 440.0).sin() + f64::from(seed >> 20)
+            - 2_048.0;
+        #[allow(clippy::cast_possible_truncation, reason = "in range")]
+        let v = v as i16;
+        w.write_sample(v).unwrap();
+        samples.push(f32::from(v) / 32_768.0);
+    }
+    w.finalize().unwrap();
+    let out = tmp.path().join("long-marked.wav");
+    let line = embed_then_detect(&home, &input, &out);
+    assert_eq!(line["id"], "00c0ffee00c0ffee");
+    let key = provmark_core::Identity::load(&home).unwrap().watermark_key;
+    let mut whole = AudioBuffer::new(samples, 1, 8_000, SampleFormat::Int(16)).unwrap();
+    AudioEmbedder::new(&key, AudioParams::default())
+        .embed(&mut whole, "00c0ffee00c0ffee".parse().unwrap())
+        .unwrap();
+    let expected = provmark_core::audio_codec::encode_wav(&whole).unwrap();
+    assert!(fs::read(&out).unwrap() == expected, "streamed file differs from the whole-buffer one");
+}
+
 #[test]
 fn audio_detect_json_counts_its_attempts_in_the_p_value() {
     let tmp = tempfile::tempdir().unwrap();

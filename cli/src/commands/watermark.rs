@@ -24,6 +24,16 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))
 }
 
+/// The first bytes of a file, enough to sniff its kind.
+fn read_head(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut head = Vec::with_capacity(64);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64).read_to_end(&mut head))
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    Ok(head)
+}
+
 fn sniff(path: &Path, bytes: &[u8]) -> anyhow::Result<MediaKind> {
     MediaKind::sniff(bytes)
         .ok_or_else(|| anyhow!("`{}`: unrecognised media format", path.display()))
@@ -38,10 +48,11 @@ pub fn embed(args: &WatermarkEmbedArgs) -> anyhow::Result<Status> {
         params = params.strength(s);
     }
     let params = params.build()?;
-    let bytes = read(&args.input)?;
-    let out = match sniff(&args.input, &bytes)? {
+    // Only the first bytes to tell the kind: a long audio file is then streamed, not read
+    // whole.
+    let out = match sniff(&args.input, &read_head(&args.input)?)? {
         MediaKind::Png | MediaKind::Jpeg | MediaKind::WebP => {
-            embed_image(&bytes, &identity.watermark_key, params, id, args)?
+            embed_image(&read(&args.input)?, &identity.watermark_key, params, id, args)?
         }
         MediaKind::Wav | MediaKind::Flac | MediaKind::Mp3 | MediaKind::Ogg | MediaKind::M4a => {
             super::watermark_audio::embed_audio(
@@ -153,11 +164,10 @@ fn detect_file(path: &Path, keys: &[DetectKey]) -> Report {
         audio_p_value: None,
     };
     let result = (|| -> anyhow::Result<()> {
-        let bytes = read(path)?;
-        match sniff(path, &bytes)? {
+        match sniff(path, &read_head(path)?)? {
             MediaKind::Png | MediaKind::Jpeg | MediaKind::WebP => {
                 report.kind = Some("image");
-                let decoded = image_codec::decode(&bytes)?;
+                let decoded = image_codec::decode(&read(path)?)?;
                 let mut best_score = f32::MIN;
                 for k in keys {
                     let d = k.image.detect(&decoded.pixels)?;

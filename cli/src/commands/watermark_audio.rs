@@ -6,12 +6,19 @@
 //! Output format follows the output path's extension: `.flac` writes FLAC, anything else WAV
 //! (MP3/Ogg/M4A inputs are read but written as WAV: no encoder for them here). Rate, channel
 //! count and bit depth are kept.
+//!
+//! Audio longer than the embedder's self-check (2 minutes) whose container states its length
+//! is marked as a stream when the output is WAV: decoded a packet at a time, marked a segment
+//! at a time and written as it goes, so memory stays at a few seconds of audio whatever the
+//! length (the same samples as marking the whole buffer).
 
+use std::collections::VecDeque;
+use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use provmark_core::audio::{AudioDetector, AudioEmbedder, AudioParams};
-use provmark_core::audio_codec::{self, AudioFormat, DecodeLimits};
+use provmark_core::audio::{AudioDetector, AudioEmbedder, AudioParams, SELF_CHECK_MAX_SECONDS};
+use provmark_core::audio_codec::{self, AudioFormat, AudioReader, DecodeLimits, WavStreamWriter};
 use provmark_core::{ContentId, WatermarkKey};
 use serde::Serialize;
 
@@ -60,6 +67,16 @@ pub fn embed_audio(
         builder = builder.snr_db(30.5 - 20.0 * s.log10());
     }
     let params = builder.build()?;
+    let format =
+        match output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("flac") => AudioFormat::Flac,
+            _ => AudioFormat::Wav,
+        };
+    if format == AudioFormat::Wav {
+        if let Some(report) = embed_streaming(key, id, input, output, params.clone())? {
+            return Ok(report);
+        }
+    }
     let original = read_audio(input)?;
     let mut marked = original.clone();
     AudioEmbedder::new(key, params).embed(&mut marked, id)?;
@@ -68,11 +85,6 @@ pub fn embed_audio(
         s += f64::from(*a).powi(2);
         n += f64::from(a - b).powi(2);
     }
-    let format =
-        match output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-            Some("flac") => AudioFormat::Flac,
-            _ => AudioFormat::Wav,
-        };
     let bytes = audio_codec::encode(&marked, format)?;
     crate::pipeline::files::write_replace(output, &bytes)?;
     Ok(AudioEmbedReport {
@@ -81,6 +93,92 @@ pub fn embed_audio(
         seconds: marked.duration_seconds(),
         snr_db: if n > 0.0 { 10.0 * (s / n).log10() } else { f64::INFINITY },
     })
+}
+
+/// A packet reader over the file at `path` (`None` if it is not an audio file symphonia
+/// opens: the whole-file decoder then reports why).
+fn open_reader(path: &Path) -> anyhow::Result<Option<AudioReader>> {
+    let open =
+        || std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()));
+    let mut head = [0u8; 16];
+    let n = open()?.read(&mut head).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let hint = audio_codec::sniff(&head[..n]);
+    // Streamed: the sample-count cap (a bound on memory) does not apply; the duration cap does.
+    let mut limits = DecodeLimits::default();
+    limits.max_samples = u64::MAX;
+    Ok(AudioReader::new(Box::new(open()?), hint, &limits).ok())
+}
+
+/// Marks a long input as a stream into a WAV `output` (see the module notes). `None` if the
+/// input is not long or does not state its length: the caller then marks it whole.
+fn embed_streaming(
+    key: &WatermarkKey,
+    id: ContentId,
+    input: &Path,
+    output: &Path,
+    params: AudioParams,
+) -> anyhow::Result<Option<AudioEmbedReport>> {
+    let Some(mut reader) = open_reader(input)? else { return Ok(None) };
+    let spec = reader.spec();
+    let Some(frames) = spec.frames else { return Ok(None) };
+    #[allow(clippy::cast_precision_loss, reason = "duration")]
+    let seconds = frames as f64 / f64::from(spec.sample_rate);
+    if seconds <= SELF_CHECK_MAX_SECONDS {
+        return Ok(None);
+    }
+    let tmp = crate::pipeline::files::temp_beside(output);
+    let result = (|| -> anyhow::Result<f64> {
+        let file = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot write `{}`", output.display()))?;
+        let mut writer = WavStreamWriter::new(
+            std::io::BufWriter::with_capacity(1 << 20, file),
+            spec.channels,
+            spec.sample_rate,
+            spec.format,
+            frames,
+        )?;
+        // The originals of the samples not yet written back, for the SNR.
+        let pending = std::cell::RefCell::new(VecDeque::<f32>::new());
+        let (mut signal, mut noise) = (0.0f64, 0.0f64);
+        AudioEmbedder::new(key, params).embed_stream(
+            (spec.channels, spec.sample_rate, frames),
+            id,
+            &mut || {
+                let chunk = reader.next_chunk()?;
+                if let Some(c) = &chunk {
+                    pending.borrow_mut().extend(c);
+                }
+                Ok(chunk)
+            },
+            &mut |marked: &[f32]| {
+                for (a, b) in pending.borrow_mut().drain(..marked.len()).zip(marked) {
+                    signal += f64::from(a).powi(2);
+                    noise += f64::from(a - b).powi(2);
+                }
+                writer.write(marked)
+            },
+        )?;
+        writer.finish()?.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        Ok(if noise > 0.0 { 10.0 * (signal / noise).log10() } else { f64::INFINITY })
+    })();
+    let snr_db = match result {
+        Ok(snr) => snr,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.context(format!("cannot mark `{}`", input.display())));
+        }
+    };
+    std::fs::rename(&tmp, output)
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("cannot write `{}`", output.display()))?;
+    Ok(Some(AudioEmbedReport {
+        file: output.display().to_string(),
+        id: id.to_string(),
+        seconds,
+        snr_db,
+    }))
 }
 
 /// One detection result, in the JSON shape of `watermark detect --json`.
@@ -118,7 +216,6 @@ pub fn detect_audio(
     keys: &[(String, WatermarkKey)],
     path: &Path,
 ) -> anyhow::Result<AudioDetectReport> {
-    let audio = read_audio(path)?;
     let mut report = AudioDetectReport {
         file: path.display().to_string(),
         detected: false,
@@ -131,8 +228,35 @@ pub fn detect_audio(
         freq_scale: None,
         bit_errors: None,
     };
+    // Long files whose container states their length are read as streams (twice per key),
+    // in bounded memory; the rest are decoded whole.
+    let stream = open_reader(path)?.filter(|r| {
+        let spec = r.spec();
+        #[allow(clippy::cast_precision_loss, reason = "duration")]
+        let seconds = spec.frames.map_or(0.0, |f| f as f64 / f64::from(spec.sample_rate));
+        seconds > SELF_CHECK_MAX_SECONDS
+    });
+    let audio = if stream.is_none() { Some(read_audio(path)?) } else { None };
     for (key_id, key) in keys {
-        let r = AudioDetector::new(key, AudioParams::default()).detect(&audio)?;
+        let detector = AudioDetector::new(key, AudioParams::default());
+        let r = match (&audio, &stream) {
+            (Some(audio), _) => detector.detect(audio)?,
+            (None, Some(reader)) => {
+                let spec = reader.spec();
+                let shape = (spec.channels, spec.sample_rate, spec.frames.unwrap_or(0));
+                detector
+                    .detect_stream(shape, &mut || {
+                        let reopened = open_reader(path)
+                            .map_err(|e| provmark_core::Error::decode("audio", format!("{e:#}")))?;
+                        let reader = reopened.ok_or_else(|| {
+                            provmark_core::Error::decode("audio", "the file changed while read")
+                        })?;
+                        Ok(Box::new(reader))
+                    })
+                    .with_context(|| format!("cannot read `{}` as audio", path.display()))?
+            }
+            (None, None) => unreachable!("one of the two is set"),
+        };
         report.p_value += r.p_value;
         report.attempts += u64::from(r.attempts);
         report.score = report.score.max(r.score);

@@ -72,7 +72,8 @@ pub fn write_replace(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write `{}`", path.display()))
 }
 
-fn temp_beside(path: &Path) -> std::path::PathBuf {
+/// The temporary file beside `path` that an atomic write renames onto it.
+pub fn temp_beside(path: &Path) -> std::path::PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!("{}{name}", super::inputs::TEMP_PREFIX))
 }

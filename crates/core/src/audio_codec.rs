@@ -111,6 +111,245 @@ fn sym_err(e: &SymError) -> Error {
     Error::decode("audio", format!("{e:?}"))
 }
 
+/// What a decoded stream holds: its channels, rate and sample format, and its length in
+/// frames when the container states it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AudioSpec {
+    /// Interleaved channels.
+    pub channels: u16,
+    /// Frames per second.
+    pub sample_rate: u32,
+    /// Sample format of the source (lossy codecs: 16-bit).
+    pub format: SampleFormat,
+    /// Frames (samples per channel), if the container states them.
+    pub frames: Option<u64>,
+}
+
+/// Decodes audio a packet at a time, so a long file never has to be in memory whole: each
+/// [`next_chunk`](Self::next_chunk) gives the next interleaved `f32` samples (non-finite
+/// samples, which only hostile float files hold, as 0). The same checks as [`decode`] apply
+/// as the samples arrive: `limits`, a fixed channel count, the container's frame count (FLAC
+/// encoders may pad the last frame; nothing past it is returned).
+pub struct AudioReader {
+    reader: Box<dyn symphonia::core::formats::FormatReader>,
+    decoder: Box<dyn symphonia::core::codecs::Decoder>,
+    track_id: u32,
+    spec: AudioSpec,
+    limits: DecodeLimits,
+    max_frames: f64,
+    buf: Option<SampleBuffer<f32>>,
+    /// The first packet's samples, decoded early when the container does not say its
+    /// channel count.
+    first: Option<Vec<f32>>,
+    /// Frames returned so far.
+    produced: u64,
+}
+
+impl std::fmt::Debug for AudioReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AudioReader").field("spec", &self.spec).finish_non_exhaustive()
+    }
+}
+
+impl AudioReader {
+    /// A reader over audio bytes held in memory (copied).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn from_bytes(bytes: &[u8], limits: &DecodeLimits) -> Result<Self> {
+        Self::new(Box::new(Cursor::new(bytes.to_vec())), sniff(bytes), limits)
+    }
+
+    /// A reader over `source` (a `std::fs::File` is one), `format` a hint if known.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] for unknown or corrupt data, [`Error::Limits`] if the container
+    /// states a length beyond `limits`.
+    pub fn new(
+        source: Box<dyn symphonia::core::io::MediaSource>,
+        format: Option<AudioFormat>,
+        limits: &DecodeLimits,
+    ) -> Result<Self> {
+        use symphonia::core::codecs::{
+            CODEC_TYPE_PCM_F32BE, CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_F64BE, CODEC_TYPE_PCM_F64LE,
+        };
+        let mut hint = Hint::new();
+        if let Some(f) = format {
+            hint.with_extension(f.extension());
+        }
+        let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
+        let probed = symphonia::default::get_probe()
+            .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+            .map_err(|e| sym_err(&e))?;
+        let reader = probed.format;
+        let track = reader
+            .tracks()
+            .iter()
+            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+            .ok_or_else(|| Error::decode("audio", "no audio track"))?;
+        let track_id = track.id;
+        let params = track.codec_params.clone();
+        let rate =
+            params.sample_rate.ok_or_else(|| Error::decode("audio", "unknown sample rate"))?;
+        let is_float = [
+            CODEC_TYPE_PCM_F32LE,
+            CODEC_TYPE_PCM_F32BE,
+            CODEC_TYPE_PCM_F64LE,
+            CODEC_TYPE_PCM_F64BE,
+        ]
+        .contains(&params.codec);
+        let format = match (params.bits_per_sample, is_float) {
+            (_, true) => SampleFormat::Float,
+            (Some(bits), _) => SampleFormat::Int(u16::try_from(bits.clamp(8, 32)).unwrap_or(16)),
+            // Lossy codecs: 16-bit output is what their decoders conventionally produce.
+            (None, _) => SampleFormat::Int(16),
+        };
+        let max_frames = (limits.max_seconds * f64::from(rate)).min(9.0e15);
+        if let Some(frames) = params.n_frames {
+            #[allow(clippy::cast_precision_loss, reason = "comparison only")]
+            if frames as f64 > max_frames {
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "bound"
+                )]
+                return Err(Error::Limits {
+                    what: "audio frames",
+                    actual: frames,
+                    limit: max_frames as u64,
+                });
+            }
+        }
+        let decoder = symphonia::default::get_codecs()
+            .make(&params, &DecoderOptions::default())
+            .map_err(|e| sym_err(&e))?;
+        let channels = params.channels.and_then(|c| u16::try_from(c.count()).ok()).unwrap_or(0);
+        let mut this = Self {
+            reader,
+            decoder,
+            track_id,
+            spec: AudioSpec { channels, sample_rate: rate, format, frames: params.n_frames },
+            limits: *limits,
+            max_frames,
+            buf: None,
+            first: None,
+            produced: 0,
+        };
+        if channels == 0 {
+            // The channel count comes with the first decoded packet.
+            this.first = this.decode_packet()?;
+            if this.spec.channels == 0 {
+                return Err(Error::decode("audio", "no decodable audio"));
+            }
+        }
+        Ok(this)
+    }
+
+    /// The stream's shape.
+    #[must_use]
+    pub const fn spec(&self) -> AudioSpec {
+        self.spec
+    }
+
+    /// The next interleaved samples, or `None` at the end of the stream.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] for corrupt data or a channel count that changes,
+    /// [`Error::Limits`] past the limits.
+    pub fn next_chunk(&mut self) -> Result<Option<Vec<f32>>> {
+        if let Some(first) = self.first.take() {
+            return Ok(Some(first));
+        }
+        self.decode_packet()
+    }
+
+    fn decode_packet(&mut self) -> Result<Option<Vec<f32>>> {
+        loop {
+            if self.spec.frames.is_some_and(|n| self.produced >= n) {
+                return Ok(None);
+            }
+            let packet = match self.reader.next_packet() {
+                Ok(p) => p,
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Ok(None)
+                }
+                Err(SymError::ResetRequired) => return Ok(None),
+                Err(e) => return Err(sym_err(&e)),
+            };
+            if packet.track_id() != self.track_id {
+                continue;
+            }
+            let decoded = match self.decoder.decode(&packet) {
+                Ok(d) => d,
+                // A corrupt packet in a lossy stream is skipped, as players do.
+                Err(SymError::DecodeError(_)) => continue,
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(sym_err(&e)),
+            };
+            let spec = *decoded.spec();
+            let ch = u16::try_from(spec.channels.count())
+                .ok()
+                .filter(|&c| c > 0)
+                .ok_or_else(|| Error::decode("audio", "bad channel count"))?;
+            if self.spec.channels == 0 {
+                self.spec.channels = ch;
+            }
+            if self.spec.channels != ch {
+                return Err(Error::decode("audio", "channel count changes mid-stream"));
+            }
+            let needed = decoded.capacity() * spec.channels.count();
+            if self.buf.as_ref().is_none_or(|b| b.capacity() < needed) {
+                self.buf = Some(SampleBuffer::new(decoded.capacity() as u64, spec));
+            }
+            let Some(b) = self.buf.as_mut() else { continue };
+            b.copy_interleaved_ref(decoded);
+            let mut frames = (b.samples().len() / usize::from(ch)) as u64;
+            if let Some(n) = self.spec.frames {
+                frames = frames.min(n - self.produced);
+            }
+            let n = usize::try_from(frames).unwrap_or(usize::MAX) * usize::from(ch);
+            let mut chunk = b.samples()[..n].to_vec();
+            // Lossy decoders can overshoot full scale slightly; NaN never comes out of them,
+            // but a hostile float WAV can contain it.
+            for s in &mut chunk {
+                if !s.is_finite() {
+                    *s = 0.0;
+                }
+            }
+            self.produced += frames;
+            let samples = self.produced.saturating_mul(u64::from(ch));
+            #[allow(clippy::cast_precision_loss, reason = "comparison only")]
+            if self.produced as f64 > self.max_frames || samples > self.limits.max_samples {
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "bound"
+                )]
+                return Err(Error::Limits {
+                    what: "audio samples",
+                    actual: samples,
+                    limit: self
+                        .limits
+                        .max_samples
+                        .min((self.max_frames as u64).saturating_mul(u64::from(ch))),
+                });
+            }
+            if !chunk.is_empty() {
+                return Ok(Some(chunk));
+            }
+        }
+    }
+}
+
+impl crate::audio::SampleSource for AudioReader {
+    fn next_chunk(&mut self) -> Result<Option<Vec<f32>>> {
+        Self::next_chunk(self)
+    }
+}
+
 /// Decodes a whole audio file held in memory.
 ///
 /// # Errors
@@ -118,179 +357,173 @@ fn sym_err(e: &SymError) -> Error {
 /// `limits` allows, [`Error::Params`] for sample rates or channel counts outside what
 /// [`AudioBuffer`] accepts.
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<AudioBuffer> {
-    let mut hint = Hint::new();
-    if let Some(f) = sniff(bytes) {
-        hint.with_extension(f.extension());
-    }
-    let source = Cursor::new(bytes.to_vec());
-    let mss = MediaSourceStream::new(Box::new(source), MediaSourceStreamOptions::default());
-    let probed = symphonia::default::get_probe()
-        .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
-        .map_err(|e| sym_err(&e))?;
-    let mut reader = probed.format;
-    let track = reader
-        .tracks()
-        .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| Error::decode("audio", "no audio track"))?;
-    let track_id = track.id;
-    let params = track.codec_params.clone();
-    let rate = params.sample_rate.ok_or_else(|| Error::decode("audio", "unknown sample rate"))?;
-    use symphonia::core::codecs::{
-        CODEC_TYPE_PCM_F32BE, CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_F64BE, CODEC_TYPE_PCM_F64LE,
-    };
-    let is_float =
-        [CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_F32BE, CODEC_TYPE_PCM_F64LE, CODEC_TYPE_PCM_F64BE]
-            .contains(&params.codec);
-    let format = match (params.bits_per_sample, is_float) {
-        (_, true) => SampleFormat::Float,
-        (Some(bits), _) => SampleFormat::Int(u16::try_from(bits.clamp(8, 32)).unwrap_or(16)),
-        // Lossy codecs: 16-bit output is what their decoders conventionally produce.
-        (None, _) => SampleFormat::Int(16),
-    };
-    let max_frames = (limits.max_seconds * f64::from(rate)).min(9.0e15);
-    if let Some(frames) = params.n_frames {
-        #[allow(clippy::cast_precision_loss, reason = "comparison only")]
-        if frames as f64 > max_frames {
-            return Err(Error::Limits {
-                what: "audio frames",
-                actual: frames,
-                limit: max_frames as u64,
-            });
-        }
-    }
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&params, &DecoderOptions::default())
-        .map_err(|e| sym_err(&e))?;
-    let mut channels: Option<u16> = params.channels.and_then(|c| u16::try_from(c.count()).ok());
-    // Sized once when the container states its length (within the limits checked above), so
-    // a long file is not copied at every doubling.
-    let expected = params
-        .n_frames
-        .zip(channels)
-        .and_then(|(f, c)| usize::try_from(f.saturating_mul(u64::from(c))).ok())
+    let mut reader = AudioReader::from_bytes(bytes, limits)?;
+    let spec = reader.spec();
+    // Sized once when the container states its length (within the limits checked), so a
+    // long file is not copied at every doubling.
+    let expected = spec
+        .frames
+        .and_then(|f| usize::try_from(f.saturating_mul(u64::from(spec.channels))).ok())
         .filter(|&n| n as u64 <= limits.max_samples)
         .unwrap_or(0);
     let mut samples: Vec<f32> = Vec::with_capacity(expected);
-    let mut buf: Option<SampleBuffer<f32>> = None;
-    loop {
-        let packet = match reader.next_packet() {
-            Ok(p) => p,
-            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(SymError::ResetRequired) => break,
-            Err(e) => return Err(sym_err(&e)),
-        };
-        if packet.track_id() != track_id {
-            continue;
-        }
-        let decoded = match decoder.decode(&packet) {
-            Ok(d) => d,
-            // A corrupt packet in a lossy stream is skipped, as players do.
-            Err(SymError::DecodeError(_)) => continue,
-            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(sym_err(&e)),
-        };
-        let spec = *decoded.spec();
-        let ch = u16::try_from(spec.channels.count())
-            .map_err(|_| Error::decode("audio", "too many channels"))?;
-        if *channels.get_or_insert(ch) != ch {
-            return Err(Error::decode("audio", "channel count changes mid-stream"));
-        }
-        let needed = decoded.capacity() * spec.channels.count();
-        if buf.as_ref().is_none_or(|b| b.capacity() < needed) {
-            buf = Some(SampleBuffer::new(decoded.capacity() as u64, spec));
-        }
-        if let Some(b) = buf.as_mut() {
-            b.copy_interleaved_ref(decoded);
-            samples.extend_from_slice(b.samples());
-        }
-        let frames = samples.len() / usize::from(ch.max(1));
-        #[allow(clippy::cast_precision_loss, reason = "comparison only")]
-        if frames as f64 > max_frames || samples.len() as u64 > limits.max_samples {
-            return Err(Error::Limits {
-                what: "audio samples",
-                actual: samples.len() as u64,
-                limit: limits.max_samples.min((max_frames as u64).saturating_mul(u64::from(ch))),
-            });
-        }
-    }
-    let channels = channels.ok_or_else(|| Error::decode("audio", "no decodable audio"))?;
-    // The container's frame count is the true length (FLAC encoders may pad the last frame).
-    if let Some(n) = params.n_frames.and_then(|n| usize::try_from(n).ok()) {
-        samples.truncate(n.saturating_mul(usize::from(channels)));
+    while let Some(chunk) = reader.next_chunk()? {
+        samples.extend_from_slice(&chunk);
     }
     if samples.is_empty() {
         return Err(Error::decode("audio", "no decodable audio"));
     }
-    // Lossy decoders can overshoot full scale slightly; NaN never comes out of them, but a
-    // hostile float WAV can contain it.
-    for s in &mut samples {
-        if !s.is_finite() {
-            *s = 0.0;
-        }
-    }
-    AudioBuffer::new(samples, channels, rate, format)
+    let spec = reader.spec();
+    AudioBuffer::new(samples, spec.channels, spec.sample_rate, spec.format)
 }
 
 /// Encodes a WAV file at the buffer's sample format (8/16/24/32-bit integer or 32-bit float;
 /// other integer depths are written as 24-bit). Samples beyond full scale are clipped.
 ///
 /// # Errors
-/// [`Error::Encode`] if the writer fails.
+/// [`Error::Encode`] if the writer fails or the data exceeds 4 GiB.
 pub fn encode_wav(audio: &AudioBuffer) -> Result<Vec<u8>> {
-    let (bits, float) = match audio.format() {
-        SampleFormat::Float => (32, true),
-        SampleFormat::Int(b @ (8 | 16 | 24 | 32)) => (b, false),
-        SampleFormat::Int(_) => (24, false),
-    };
-    let spec = hound::WavSpec {
-        channels: audio.channels(),
-        sample_rate: audio.sample_rate(),
-        bits_per_sample: bits,
-        sample_format: if float { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
-    };
-    let enc = |e: hound::Error| Error::encode("WAV", e.to_string());
-    if bits > 8 {
-        // hound writes the header (it picks the plain or extensible format); the samples are
-        // packed here in one pass (little-endian, as hound writes them: same bytes) and the
-        // two size fields patched, instead of one `write_sample` call per sample.
+    let layout = WavLayout::new(audio.channels(), audio.sample_rate(), audio.format());
+    let mut bytes = layout.header(audio.samples().len() as u64)?;
+    let header = bytes.len();
+    bytes.resize(header + audio.samples().len() * layout.width, 0);
+    layout.pack(audio.samples(), &mut bytes[header..]);
+    Ok(bytes)
+}
+
+/// How samples of one format are laid out in a WAV file.
+#[derive(Clone, Copy, Debug)]
+struct WavLayout {
+    spec: hound::WavSpec,
+    width: usize,
+}
+
+impl WavLayout {
+    fn new(channels: u16, sample_rate: u32, format: SampleFormat) -> Self {
+        let (bits, float) = match format {
+            SampleFormat::Float => (32, true),
+            SampleFormat::Int(b @ (8 | 16 | 24 | 32)) => (b, false),
+            SampleFormat::Int(_) => (24, false),
+        };
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate,
+            bits_per_sample: bits,
+            sample_format: if float {
+                hound::SampleFormat::Float
+            } else {
+                hound::SampleFormat::Int
+            },
+        };
+        Self { spec, width: usize::from(bits / 8) }
+    }
+
+    /// The header for `samples` samples (all channels): hound writes it (it picks the plain or
+    /// extensible format) and the two size fields are set here, so the samples can follow
+    /// in one pass, or as a stream, instead of one `write_sample` call each.
+    fn header(&self, samples: u64) -> Result<Vec<u8>> {
+        let enc = |e: hound::Error| Error::encode("WAV", e.to_string());
         let mut out = Cursor::new(Vec::new());
-        hound::WavWriter::new(&mut out, spec).map_err(enc)?.finalize().map_err(enc)?;
+        hound::WavWriter::new(&mut out, self.spec).map_err(enc)?.finalize().map_err(enc)?;
         let mut bytes = out.into_inner();
         let header = bytes.len();
-        let width = usize::from(bits / 8);
-        let data_len = audio.samples().len() * width;
         let too_big = || Error::encode("WAV", "more than 4 GiB of samples");
+        let data_len = samples.checked_mul(self.width as u64).ok_or_else(too_big)?;
         let data_u32 = u32::try_from(data_len).map_err(|_| too_big())?;
-        let riff = u32::try_from(header - 8 + data_len).map_err(|_| too_big())?;
-        bytes.resize(header + data_len, 0);
-        let data = bytes[header..].chunks_exact_mut(width).zip(audio.samples());
-        match (float, width) {
-            (true, _) => data.for_each(|(b, s)| b.copy_from_slice(&s.to_le_bytes())),
-            (false, 2) => data.for_each(|(b, &s)| {
+        let riff = u32::try_from(header as u64 - 8 + data_len).map_err(|_| too_big())?;
+        bytes[4..8].copy_from_slice(&riff.to_le_bytes());
+        bytes[header - 4..header].copy_from_slice(&data_u32.to_le_bytes());
+        Ok(bytes)
+    }
+
+    /// Packs `samples` into `out` (`width` bytes each, little-endian, 8-bit unsigned: the
+    /// bytes hound writes).
+    fn pack(&self, samples: &[f32], out: &mut [u8]) {
+        let bits = self.spec.bits_per_sample;
+        let data = out.chunks_exact_mut(self.width).zip(samples);
+        match (self.spec.sample_format, self.width) {
+            (hound::SampleFormat::Float, _) => {
+                data.for_each(|(b, s)| b.copy_from_slice(&s.to_le_bytes()));
+            }
+            (_, 1) => data.for_each(|(b, &s)| {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "8-bit")]
+                let u = (quantize(s, 8) + 128) as u8;
+                b[0] = u;
+            }),
+            (_, 2) => data.for_each(|(b, &s)| {
                 #[allow(clippy::cast_possible_truncation, reason = "16-bit range")]
                 b.copy_from_slice(&(quantize(s, 16) as i16).to_le_bytes());
             }),
-            (false, _) => {
+            _ => {
                 data.for_each(|(b, &s)| {
-                    b.copy_from_slice(&quantize(s, bits).to_le_bytes()[..width])
+                    b.copy_from_slice(&quantize(s, bits).to_le_bytes()[..b.len()])
                 });
             }
         }
-        bytes[4..8].copy_from_slice(&riff.to_le_bytes());
-        bytes[header - 4..header].copy_from_slice(&data_u32.to_le_bytes());
-        return Ok(bytes);
     }
-    let mut out = Cursor::new(Vec::with_capacity(80 + audio.samples().len()));
-    {
-        let mut w = hound::WavWriter::new(&mut out, spec).map_err(enc)?;
-        for &s in audio.samples() {
-            #[allow(clippy::cast_possible_truncation, reason = "8-bit range")]
-            w.write_sample(quantize(s, 8) as i8).map_err(enc)?;
+}
+
+/// Writes a WAV file as a stream of interleaved samples whose total is known in advance
+/// (bounded memory for long files): the same bytes as [`encode_wav`] on the whole buffer.
+pub struct WavStreamWriter<W: std::io::Write> {
+    out: W,
+    layout: WavLayout,
+    remaining: u64,
+    bytes: Vec<u8>,
+}
+
+impl<W: std::io::Write> std::fmt::Debug for WavStreamWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WavStreamWriter")
+            .field("remaining", &self.remaining)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: std::io::Write> WavStreamWriter<W> {
+    /// Writes the header for `frames` frames of `channels` channels to `out`.
+    ///
+    /// # Errors
+    /// [`Error::Encode`] if the data would exceed 4 GiB or `out` fails.
+    pub fn new(
+        mut out: W,
+        channels: u16,
+        sample_rate: u32,
+        format: SampleFormat,
+        frames: u64,
+    ) -> Result<Self> {
+        let layout = WavLayout::new(channels, sample_rate, format);
+        let samples = frames.saturating_mul(u64::from(channels));
+        let header = layout.header(samples)?;
+        out.write_all(&header).map_err(|e| Error::encode("WAV", e.to_string()))?;
+        Ok(Self { out, layout, remaining: samples, bytes: Vec::new() })
+    }
+
+    /// Appends interleaved samples.
+    ///
+    /// # Errors
+    /// [`Error::Encode`] past the announced length or if the writer fails.
+    pub fn write(&mut self, samples: &[f32]) -> Result<()> {
+        if samples.len() as u64 > self.remaining {
+            return Err(Error::encode("WAV", "more samples than the header announced"));
         }
-        w.finalize().map_err(enc)?;
+        self.remaining -= samples.len() as u64;
+        self.bytes.resize(samples.len() * self.layout.width, 0);
+        self.layout.pack(samples, &mut self.bytes);
+        self.out.write_all(&self.bytes).map_err(|e| Error::encode("WAV", e.to_string()))
     }
-    Ok(out.into_inner())
+
+    /// Flushes and returns the writer.
+    ///
+    /// # Errors
+    /// [`Error::Encode`] if fewer samples came than announced or the flush fails.
+    pub fn finish(mut self) -> Result<W> {
+        if self.remaining != 0 {
+            return Err(Error::encode("WAV", "fewer samples than the header announced"));
+        }
+        self.out.flush().map_err(|e| Error::encode("WAV", e.to_string()))?;
+        Ok(self.out)
+    }
 }
 
 /// Encodes a FLAC file (16- or 24-bit: integer sources keep their depth up to 24 bits, float

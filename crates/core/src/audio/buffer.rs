@@ -43,18 +43,7 @@ impl AudioBuffer {
         sample_rate: u32,
         format: SampleFormat,
     ) -> Result<Self> {
-        if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate) {
-            return Err(Error::params(
-                "sample rate",
-                format!("{sample_rate} Hz is outside 8000–192000 Hz"),
-            ));
-        }
-        if channels == 0 || channels > MAX_CHANNELS {
-            return Err(Error::params(
-                "channels",
-                format!("{channels} is outside 1–{MAX_CHANNELS}"),
-            ));
-        }
+        check_shape(channels, sample_rate)?;
         if samples.len() % usize::from(channels) != 0 {
             return Err(Error::params("samples", "length is not a multiple of the channel count"));
         }
@@ -163,12 +152,31 @@ impl AudioBuffer {
         if n == 1 {
             return std::borrow::Cow::Borrowed(&self.samples);
         }
-        let scale = 1.0 / n as f32;
-        std::borrow::Cow::Owned(if n == 2 {
-            self.samples.chunks_exact(2).map(|f| (f[0] + f[1]) * scale).collect()
-        } else {
-            self.samples.chunks_exact(n).map(|f| f.iter().sum::<f32>() * scale).collect()
-        })
+        std::borrow::Cow::Owned(mix(&self.samples, n))
+    }
+}
+
+/// Checks a channel count and sample rate against what the engine accepts.
+pub(crate) fn check_shape(channels: u16, sample_rate: u32) -> Result<()> {
+    if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate) {
+        return Err(Error::params(
+            "sample rate",
+            format!("{sample_rate} Hz is outside 8000–192000 Hz"),
+        ));
+    }
+    if channels == 0 || channels > MAX_CHANNELS {
+        return Err(Error::params("channels", format!("{channels} is outside 1–{MAX_CHANNELS}")));
+    }
+    Ok(())
+}
+
+/// The average of the `n` interleaved channels of `samples`, frame by frame.
+pub(crate) fn mix(samples: &[f32], n: usize) -> Vec<f32> {
+    let scale = 1.0 / n as f32;
+    if n == 2 {
+        samples.chunks_exact(2).map(|f| (f[0] + f[1]) * scale).collect()
+    } else {
+        samples.chunks_exact(n).map(|f| f.iter().sum::<f32>() * scale).collect()
     }
 }
 

@@ -404,15 +404,34 @@ pub(crate) fn analyze_segment(
     mono: &[f32],
     (first_hop, hops): (usize, usize),
 ) -> Segment {
+    let spectra =
+        Spectra::compute(grid, plans, mono, first_hop, hops, search_max_bin(grid, search));
+    analyze_spectra(grid, layout, search, strength, &spectra)
+}
+
+/// Highest FFT bin the features of `search` read.
+pub(crate) fn search_max_bin(grid: &Grid, search: &Search) -> usize {
     let max_scale = search.freq_scales.iter().copied().fold(1.0, f64::max);
     let edges = Grid::edges_hz(max_scale);
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "small positive")]
     let max_bin = ((edges[SUBBANDS] / grid.bin_hz).ceil() as usize + 2).min(grid.frame / 2);
-    let spectra = Spectra::compute(grid, plans, mono, first_hop, hops, max_bin);
+    max_bin
+}
+
+/// [`analyze_segment`] on the segment's spectra (computed up to at least
+/// [`search_max_bin`]).
+pub(crate) fn analyze_spectra(
+    grid: &Grid,
+    layout: &Layout,
+    search: &Search,
+    strength: Strength,
+    spectra: &Spectra,
+) -> Segment {
+    let hops = spectra.hops;
     let features: Vec<Vec<f32>> = search
         .freq_scales
         .par_iter()
-        .map(|&fs| features(&spectra, grid, fs, strength, search.noise_weighted))
+        .map(|&fs| features(spectra, grid, fs, strength, search.noise_weighted))
         .collect();
     let fits = features
         .par_iter()

@@ -64,13 +64,7 @@ struct HostSegment {
 impl Host {
     /// Analyses `reference` (the channel mix) for a signal of `frames` hops.
     pub(crate) fn analyze(grid: &Grid, plans: &Plans, reference: &[f32], frames: usize) -> Self {
-        let edges = Grid::edges_hz(1.0);
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "small positive"
-        )]
-        let max_bin = ((edges[SUBBANDS] / grid.bin_hz).ceil() as usize + 2).min(grid.frame / 2);
+        let max_bin = plan_max_bin(grid);
         let segments = detect::segments(frames)
             .par_iter()
             .map(|&(first, hops)| {
@@ -81,6 +75,65 @@ impl Host {
             .collect();
         Self { frames, eff: grid.efficiency(), segments }
     }
+}
+
+/// Highest FFT bin the plan's analysis needs.
+fn plan_max_bin(grid: &Grid) -> usize {
+    let edges = Grid::edges_hz(1.0);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "small positive")]
+    let max_bin = ((edges[SUBBANDS] / grid.bin_hz).ceil() as usize + 2).min(grid.frame / 2);
+    max_bin
+}
+
+/// Marks a stream of interleaved samples (`channels` per frame, `len` frames in all) a
+/// detector segment at a time: `next` gives the input in chunks of any size (`None` at its
+/// end), `write` takes the marked samples in order. Memory holds about one segment (≈ 8.4 s)
+/// whatever the length, and the samples are exactly those of planning the whole signal
+/// ([`Host::analyze`], [`plan`]) and marking it with one [`Marker`]: segments are planned
+/// independently, and the marker's result does not depend on its batches.
+#[allow(clippy::too_many_arguments, reason = "the stream's shape and both ends")]
+pub(crate) fn embed_stream(
+    grid: &Grid,
+    plans: &Plans,
+    layout: &Layout,
+    coded: &[f32],
+    strength: Strength,
+    (channels, len): (usize, usize),
+    next: &mut dyn FnMut() -> crate::Result<Option<Vec<f32>>>,
+    write: &mut dyn FnMut(&[f32]) -> crate::Result<()>,
+) -> crate::Result<()> {
+    let (hop, frame, n) = (grid.hop, grid.frame, channels);
+    let max_bin = plan_max_bin(grid);
+    let eff = grid.efficiency();
+    let mut marker = Marker::new(grid, plans, n, len);
+    let mut window: Vec<f32> = Vec::new();
+    let mut base = 0;
+    for (first, hops) in detect::segments(len.div_ceil(hop)) {
+        let need = ((first + hops - 1) * hop + frame).min(len);
+        while base + window.len() / n < need {
+            let chunk = next()?.ok_or_else(|| {
+                crate::Error::decode("audio", "the stream ended before its stated length")
+            })?;
+            if chunk.iter().any(|s| !s.is_finite()) {
+                return Err(crate::Error::params("samples", "contains NaN or infinity"));
+            }
+            let room = (len - base) * n - window.len();
+            window.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+        // The segment's frames, unmarked (the previous segment's last change is pending).
+        let mono = super::buffer::mix(&window[(first * hop - base) * n..(need - base) * n], n);
+        let spectra = Spectra::compute(grid, plans, &mono, 0, hops, max_bin);
+        let energy = detect::band_energies(&spectra, grid, 1.0);
+        let mult = plan_segment(layout, coded, strength, first, &energy, &spectra.total, &eff);
+        marker.mark(&mut window, base, first, &mult);
+        let settled = marker.settled().min(len);
+        let done = (settled - base) * n;
+        write(&window[..done])?;
+        window.drain(..done);
+        base = settled;
+    }
+    marker.finish(&mut window, base);
+    write(&window)
 }
 
 /// Pass 1: plans the mark on the analysed `host`.
@@ -241,66 +294,124 @@ fn informed_gains(host: &[f32], response: &[f32], energy: &[f32]) -> Vec<f32> {
     (0..host.len()).map(|c| gain(c, lo)).collect()
 }
 
-/// Pass 2: adds the planned mark to channel `channel` of the interleaved `samples`
-/// (`channels` per frame), in place. The plan comes from the channel mix, so every channel
-/// gets the same relative change and any downmix carries exactly the mark the detector
-/// expects.
-pub(crate) fn embed_channel(
-    grid: &Grid,
-    plans: &Plans,
-    plan: &MarkPlan,
-    samples: &mut [f32],
+/// Pass 2: adds the planned mark to interleaved samples. The plan comes from the channel mix,
+/// so every channel gets the same relative change and any downmix carries exactly the mark the
+/// detector expects.
+///
+/// Every frame is analysed on the *unmarked* samples: a frame's change is added only after the
+/// frames overlapping it have been analysed (the second half of the last frame of a batch waits
+/// as `pending` for the next batch). The result is therefore the same however the frames are
+/// batched, which lets a long file be marked as a stream, a segment at a time, with exactly the
+/// bytes the whole-buffer path gives.
+pub(crate) struct Marker<'a> {
+    grid: &'a Grid,
+    plans: &'a Plans,
     channels: usize,
-    channel: usize,
-) {
-    let hop = grid.hop;
-    let frame = grid.frame;
-    let bands = grid.bin_bands();
-    let len = samples.len() / channels;
-    // Frame t covers samples [t*hop, t*hop + frame); the last frame may run past the end.
-    let frames = len.div_ceil(hop).min(plan.mult.len() / SUBBANDS);
-    let norm = 1.0 / frame as f32;
-    let mut deltas = vec![0.0f32; CHUNK_FRAMES.min(frames) * frame];
-    let mut start_frame = 0;
-    while start_frame < frames {
-        let end_frame = (start_frame + CHUNK_FRAMES).min(frames);
-        let source: &[f32] = samples;
-        deltas[..(end_frame - start_frame) * frame]
-            .par_chunks_mut(frame)
-            .enumerate()
-            .for_each_init(
-                || Scratch::new(plans),
-                |s, (i, delta)| {
-                    let t = start_frame + i;
-                    let mult = &plan.mult[t * SUBBANDS..(t + 1) * SUBBANDS];
-                    s.analyze_strided(plans, source, t * hop, channels, channel);
-                    for (x, band) in s.spec.iter_mut().zip(&bands) {
-                        *x *= match band {
-                            Some(k) => mult[usize::from(*k)],
-                            None => 0.0,
-                        };
-                    }
-                    if let Some(first) = s.spec.first_mut() {
-                        first.im = 0.0;
-                    }
-                    if let Some(last) = s.spec.last_mut() {
-                        last.im = 0.0;
-                    }
-                    let _ =
-                        plans.inverse.process_with_scratch(&mut s.spec, &mut s.time, &mut s.inv);
-                    for ((d, v), w) in delta.iter_mut().zip(&s.time).zip(plans.window.iter()) {
-                        *d = v * w * norm;
-                    }
-                },
-            );
-        for (i, delta) in deltas.chunks_exact(frame).take(end_frame - start_frame).enumerate() {
-            let start = (start_frame + i) * hop;
-            let end = (start + frame).min(len);
-            let out = samples[start * channels..].iter_mut().skip(channel).step_by(channels);
-            for (y, d) in out.zip(&delta[..end - start]) {
-                *y += d;
-            }
+    /// Samples per channel of the whole signal (frames read zeros past it).
+    len: usize,
+    bands: Vec<Option<u16>>,
+    /// Per channel, the change still to add at absolute sample `pending_at` (one hop).
+    pending: Vec<Vec<f32>>,
+    pending_at: usize,
+    deltas: Vec<f32>,
+}
+
+impl<'a> Marker<'a> {
+    /// A marker for a signal of `len` samples per channel in `channels` interleaved channels.
+    pub(crate) fn new(grid: &'a Grid, plans: &'a Plans, channels: usize, len: usize) -> Self {
+        Self {
+            grid,
+            plans,
+            channels,
+            len,
+            bands: grid.bin_bands(),
+            pending: vec![Vec::new(); channels],
+            pending_at: 0,
+            deltas: Vec::new(),
         }
-        start_frame = end_frame;
+    }
+
+    /// Marks the frames `first..first + mult.len() / SUBBANDS` with the plan rows `mult`.
+    /// `window` holds the interleaved samples from absolute sample `base` on, unmarked from
+    /// the first frame's start, and at least up to the last frame's end (or the signal's).
+    pub(crate) fn mark(&mut self, window: &mut [f32], base: usize, first: usize, mult: &[f32]) {
+        let (hop, frame, channels) = (self.grid.hop, self.grid.frame, self.channels);
+        let frames = mult.len() / SUBBANDS;
+        let norm = 1.0 / frame as f32;
+        let mut start = 0;
+        while start < frames {
+            let end = (start + CHUNK_FRAMES).min(frames);
+            self.deltas.resize((end - start) * frame, 0.0);
+            for c in 0..channels {
+                let (plans, bands) = (self.plans, &self.bands);
+                let source: &[f32] = window;
+                self.deltas.par_chunks_mut(frame).enumerate().for_each_init(
+                    || Scratch::new(plans),
+                    |s, (i, delta)| {
+                        let row = &mult[(start + i) * SUBBANDS..(start + i + 1) * SUBBANDS];
+                        let at = (first + start + i) * hop - base;
+                        s.analyze_strided(plans, source, at, channels, c);
+                        for (x, band) in s.spec.iter_mut().zip(bands) {
+                            *x *= match band {
+                                Some(k) => row[usize::from(*k)],
+                                None => 0.0,
+                            };
+                        }
+                        if let Some(first) = s.spec.first_mut() {
+                            first.im = 0.0;
+                        }
+                        if let Some(last) = s.spec.last_mut() {
+                            last.im = 0.0;
+                        }
+                        let _ = plans.inverse.process_with_scratch(
+                            &mut s.spec,
+                            &mut s.time,
+                            &mut s.inv,
+                        );
+                        for ((d, v), w) in delta.iter_mut().zip(&s.time).zip(plans.window.iter()) {
+                            *d = v * w * norm;
+                        }
+                    },
+                );
+                // Every frame of the batch is analysed: the last batch's tail can go in.
+                let pending = std::mem::take(&mut self.pending[c]);
+                self.add(window, base, c, self.pending_at, &pending);
+                let last = end - start - 1;
+                for (i, delta) in self.deltas.chunks_exact(frame).enumerate() {
+                    let at = (first + start + i) * hop;
+                    let keep = if i == last { hop } else { frame };
+                    self.add(window, base, c, at, &delta[..keep]);
+                }
+                self.pending[c] = self.deltas[last * frame + hop..(last + 1) * frame].to_vec();
+            }
+            self.pending_at = (first + end) * hop;
+            start = end;
+        }
+    }
+
+    /// Adds what is still pending; `window` as for [`mark`](Self::mark).
+    pub(crate) fn finish(&mut self, window: &mut [f32], base: usize) {
+        for c in 0..self.channels {
+            let pending = std::mem::take(&mut self.pending[c]);
+            self.add(window, base, c, self.pending_at, &pending);
+        }
+    }
+
+    /// Where the pending change starts (absolute sample): samples before it are final.
+    pub(crate) fn settled(&self) -> usize {
+        self.pending_at
+    }
+
+    /// Adds `delta` to channel `c` from absolute sample `at`, within the signal.
+    fn add(&self, window: &mut [f32], base: usize, c: usize, at: usize, delta: &[f32]) {
+        let n = delta.len().min(self.len.saturating_sub(at));
+        if n == 0 {
+            return;
+        }
+        let from = (at - base) * self.channels;
+        let out = window[from..].iter_mut().skip(c).step_by(self.channels);
+        for (y, d) in out.zip(&delta[..n]) {
+            *y += d;
+        }
     }
 }

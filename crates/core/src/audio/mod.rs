@@ -129,10 +129,11 @@ impl Engine {
         let plans = self.plans.get(grid.frame);
         let plan = embed::plan(host, &self.layout, coded, strength);
         let channels = usize::from(audio.channels());
-        for c in 0..channels {
-            // In place on the interleaved samples: no de-interleaved copies.
-            embed::embed_channel(&grid, &plans, &plan, audio.samples_mut(), channels, c);
-        }
+        let len = audio.frames();
+        // In place on the interleaved samples: no de-interleaved copies.
+        let mut marker = embed::Marker::new(&grid, &plans, channels, len);
+        marker.mark(audio.samples_mut(), 0, 0, &plan.mult);
+        marker.finish(audio.samples_mut(), 0);
     }
 
     /// Runs the sync search and returns up to `max` candidates, best first.
@@ -148,7 +149,7 @@ impl Engine {
         let plans = self.plans.get(grid.frame);
         let mono = audio.mono();
         let total_hops = mono.len() / grid.hop;
-        if total_hops < 2 * layout::HOPS_PER_SYMBOL * 8 {
+        if total_hops < MIN_HOPS {
             return Vec::new();
         }
         let segs: Vec<detect::Segment> = detect::segments(total_hops)
@@ -157,58 +158,244 @@ impl Engine {
                 detect::analyze_segment(&grid, &plans, &self.layout, search, strength, &mono, seg)
             })
             .collect();
-        let nf = search.freq_scales.len();
-        let nt = search.time_scales.len();
-        let mut ranked: Vec<(f32, usize, usize)> = Vec::with_capacity(nf * nt);
-        for fi in 0..nf {
-            for ti in 0..nt {
-                let z: f32 = segs.iter().map(|s| s.fits[fi][ti].z).sum();
-                ranked.push((z, fi, ti));
-            }
-        }
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut chosen: Vec<(f32, usize, usize)> = Vec::new();
-        for &(z, fi, ti) in &ranked {
-            if chosen.len() >= max {
-                break;
-            }
-            if chosen.iter().any(|&(_, f, t)| f.abs_diff(fi) <= 1 && t.abs_diff(ti) <= 2) {
-                continue;
-            }
-            chosen.push((z, fi, ti));
-        }
-        chosen
+        let fits: Vec<&Fits> = segs.iter().map(|s| &s.fits).collect();
+        choose(&fits, search, max)
             .into_iter()
             .map(|(z, fi, ti)| {
                 let mut soft = vec![0.0f32; self.layout.coded_bits];
-                let best = segs
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.fits[fi][ti].z.total_cmp(&b.1.fits[fi][ti].z))
-                    .map_or(0, |(i, _)| i);
-                for (i, s) in segs.iter().enumerate() {
-                    let sz = s.fits[fi][ti].z;
-                    let w = if i == best { (sz - 2.0).max(1.0) } else { (sz - 2.0).max(0.0) };
+                for (s, w) in segs.iter().zip(segment_weights(&fits, fi, ti)) {
                     if w > 0.0 {
                         s.add_soft(&self.layout, search, fi, ti, w, &mut soft);
                     }
                 }
-                let rms =
-                    (soft.iter().map(|v| v * v).sum::<f32>() / soft.len().max(1) as f32).sqrt();
-                if rms > 0.0 {
-                    // Clipped: the embedder gives up bits its host opposes beyond reach, which
-                    // then arrive confidently wrong; clipping turns them into mild errors.
-                    soft.iter_mut().for_each(|v| *v = (*v / rms).clamp(-SOFT_CLIP, SOFT_CLIP));
-                }
-                let sync = z / (segs.len() as f32).sqrt();
-                Candidate {
-                    soft,
-                    sync,
-                    time_scale: search.time_scales[ti],
-                    freq_scale: search.freq_scales[fi],
-                }
+                finish_candidate(soft, z, segs.len(), search, fi, ti)
             })
             .collect()
+    }
+
+    /// [`candidates`](Self::candidates) for each of `searches` on a stream of `len` frames
+    /// of `channels` interleaved channels, in memory bounded by about one segment: `open`
+    /// opens the stream, twice (the sync search, then the soft payload of the hypotheses
+    /// chosen). The same candidates as on the whole buffer.
+    pub(crate) fn candidates_stream<'s>(
+        &self,
+        (channels, sample_rate, len): (usize, u32, usize),
+        open: &mut dyn FnMut() -> Result<Box<dyn SampleSource + 's>>,
+        searches: &[&Search],
+        strength: embed::Strength,
+        max: usize,
+    ) -> Result<Vec<Vec<Candidate>>> {
+        let grid = Grid::new(sample_rate);
+        let plans = self.plans.get(grid.frame);
+        let total_hops = len / grid.hop;
+        if total_hops < MIN_HOPS {
+            return Ok(vec![Vec::new(); searches.len()]);
+        }
+        let segments = detect::segments(total_hops);
+        let max_bin = searches.iter().map(|s| detect::search_max_bin(&grid, s)).max().unwrap_or(0);
+        let analyze = |mono: &[f32], hops: usize| {
+            let spectra = detect::Spectra::compute(&grid, &plans, mono, 0, hops, max_bin);
+            searches
+                .iter()
+                .map(|search| {
+                    detect::analyze_spectra(&grid, &self.layout, search, strength, &spectra)
+                })
+                .collect::<Vec<_>>()
+        };
+        // Pass 1: every segment's fits.
+        let mut fits: Vec<Vec<Fits>> = vec![Vec::new(); searches.len()];
+        for_each_segment(
+            &grid,
+            (channels, len),
+            &segments,
+            &mut *open()?,
+            &mut |_, mono, hops| {
+                for (f, seg) in fits.iter_mut().zip(analyze(mono, hops)) {
+                    f.push(seg.fits);
+                }
+            },
+        )?;
+        // Pass 2: the chosen hypotheses' soft payloads, a segment at a time.
+        let chosen: Vec<Vec<(f32, usize, usize)>> = searches
+            .iter()
+            .zip(&fits)
+            .map(|(search, f)| choose(&f.iter().collect::<Vec<_>>(), search, max))
+            .collect();
+        let weights: Vec<Vec<Vec<f32>>> = chosen
+            .iter()
+            .zip(&fits)
+            .map(|(c, f)| {
+                let f: Vec<&Fits> = f.iter().collect();
+                c.iter().map(|&(_, fi, ti)| segment_weights(&f, fi, ti)).collect()
+            })
+            .collect();
+        let mut soft: Vec<Vec<Vec<f32>>> =
+            chosen.iter().map(|c| vec![vec![0.0f32; self.layout.coded_bits]; c.len()]).collect();
+        let needed = |i: usize| weights.iter().any(|w| w.iter().any(|w| w[i] > 0.0));
+        for_each_segment(
+            &grid,
+            (channels, len),
+            &segments,
+            &mut *open()?,
+            &mut |i, mono, hops| {
+                if !needed(i) {
+                    return;
+                }
+                for (k, seg) in analyze(mono, hops).iter().enumerate() {
+                    for (j, &(_, fi, ti)) in chosen[k].iter().enumerate() {
+                        let w = weights[k][j][i];
+                        if w > 0.0 {
+                            seg.add_soft(&self.layout, searches[k], fi, ti, w, &mut soft[k][j]);
+                        }
+                    }
+                }
+            },
+        )?;
+        Ok(chosen
+            .iter()
+            .zip(soft)
+            .zip(searches)
+            .map(|((c, soft), search)| {
+                c.iter()
+                    .zip(soft)
+                    .map(|(&(z, fi, ti), soft)| {
+                        finish_candidate(soft, z, segments.len(), search, fi, ti)
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+/// Plain and noise-weighted candidates alternating, plain first, at most `max`.
+fn alternate(plain: Vec<Candidate>, weighted: Vec<Candidate>, max: usize) -> Vec<Candidate> {
+    let mut candidates = Vec::with_capacity(max);
+    let (mut a, mut b) = (plain.into_iter(), weighted.into_iter());
+    while candidates.len() < max {
+        match (a.next(), b.next()) {
+            (None, None) => break,
+            (x, y) => candidates.extend(x.into_iter().chain(y)),
+        }
+    }
+    candidates.truncate(max);
+    candidates
+}
+
+/// Shortest signal (in hops) the detector searches.
+const MIN_HOPS: usize = 2 * layout::HOPS_PER_SYMBOL * 8;
+
+/// One segment's fits, indexed `[freq_scale][time_scale]`.
+type Fits = Vec<Vec<detect::SegmentFit>>;
+
+/// A source of interleaved samples, a chunk at a time (`None` at the end).
+pub trait SampleSource {
+    /// The next chunk of interleaved samples, or `None` at the end.
+    ///
+    /// # Errors
+    /// Whatever reading the source can fail with.
+    fn next_chunk(&mut self) -> Result<Option<Vec<f32>>>;
+}
+
+/// Calls `f(index, mono, hops)` for each of `segments` (first hop, hops) with the channel mix
+/// of the samples its frames read (from its first frame's start; zero past the signal's
+/// `len` frames), reading `source` once, holding about one segment.
+fn for_each_segment(
+    grid: &Grid,
+    (channels, len): (usize, usize),
+    segments: &[(usize, usize)],
+    source: &mut dyn SampleSource,
+    f: &mut dyn FnMut(usize, &[f32], usize),
+) -> Result<()> {
+    let n = channels;
+    let mut window: Vec<f32> = Vec::new();
+    let mut base = 0;
+    for (i, &(first, hops)) in segments.iter().enumerate() {
+        let need = ((first + hops - 1) * grid.hop + grid.frame).min(len);
+        while base + window.len() / n < need {
+            let chunk = source.next_chunk()?.ok_or_else(|| {
+                Error::decode("audio", "the stream ended before its stated length")
+            })?;
+            let room = (len - base) * n - window.len();
+            window.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+        let start = first * grid.hop;
+        if start > base {
+            window.drain(..(start - base) * n);
+            base = start;
+        }
+        let mono = buffer::mix(&window[..(need - base) * n], n);
+        f(i, &mono, hops);
+    }
+    Ok(())
+}
+
+/// The best `max` hypotheses of a search by summed segment z-score, neighbours of a chosen
+/// one (±1 frequency step, ±2 time steps) skipped: `(z, freq index, time index)`.
+fn choose(fits: &[&Fits], search: &Search, max: usize) -> Vec<(f32, usize, usize)> {
+    let nf = search.freq_scales.len();
+    let nt = search.time_scales.len();
+    let mut ranked: Vec<(f32, usize, usize)> = Vec::with_capacity(nf * nt);
+    for fi in 0..nf {
+        for ti in 0..nt {
+            let z: f32 = fits.iter().map(|f| f[fi][ti].z).sum();
+            ranked.push((z, fi, ti));
+        }
+    }
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut chosen: Vec<(f32, usize, usize)> = Vec::new();
+    for &(z, fi, ti) in &ranked {
+        if chosen.len() >= max {
+            break;
+        }
+        if chosen.iter().any(|&(_, f, t)| f.abs_diff(fi) <= 1 && t.abs_diff(ti) <= 2) {
+            continue;
+        }
+        chosen.push((z, fi, ti));
+    }
+    chosen
+}
+
+/// Each segment's weight in a hypothesis's soft payload: its sync z-score above 2 (the best
+/// segment at least 1, so a clip of one weak segment still decodes).
+fn segment_weights(fits: &[&Fits], fi: usize, ti: usize) -> Vec<f32> {
+    let best = fits
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1[fi][ti].z.total_cmp(&b.1[fi][ti].z))
+        .map_or(0, |(i, _)| i);
+    fits.iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let sz = f[fi][ti].z;
+            if i == best {
+                (sz - 2.0).max(1.0)
+            } else {
+                (sz - 2.0).max(0.0)
+            }
+        })
+        .collect()
+}
+
+/// A candidate from its summed soft values: normalised to unit RMS and clipped.
+fn finish_candidate(
+    mut soft: Vec<f32>,
+    z: f32,
+    segments: usize,
+    search: &Search,
+    fi: usize,
+    ti: usize,
+) -> Candidate {
+    let rms = (soft.iter().map(|v| v * v).sum::<f32>() / soft.len().max(1) as f32).sqrt();
+    if rms > 0.0 {
+        // Clipped: the embedder gives up bits its host opposes beyond reach, which then
+        // arrive confidently wrong; clipping turns them into mild errors.
+        soft.iter_mut().for_each(|v| *v = (*v / rms).clamp(-SOFT_CLIP, SOFT_CLIP));
+    }
+    Candidate {
+        soft,
+        sync: z / (segments as f32).sqrt(),
+        time_scale: search.time_scales[ti],
+        freq_scale: search.freq_scales[fi],
     }
 }
 
@@ -322,6 +509,57 @@ impl AudioEmbedder {
         Ok(Some(false))
     }
 
+    /// Marks audio that arrives as a stream, in memory bounded by about one detector segment
+    /// (≈ 8.4 s of audio) whatever its length: `next` gives interleaved samples
+    /// (`channels` per frame) in chunks of any size and `None` at the end, `write` takes the
+    /// marked samples in order. `frames` is the stream's length (a container states it; the
+    /// segmentation depends on it). Samples past it are ignored.
+    ///
+    /// The samples written are exactly those [`embed`](Self::embed) gives for audio longer
+    /// than its self-check covers (2 minutes). Shorter audio is better marked with `embed`,
+    /// whose self-check strengthens a mark its host leaves without margin.
+    ///
+    /// # Errors
+    /// [`Error::Limits`] if longer than the configured maximum, [`Error::Params`] for a
+    /// channel count or sample rate out of range, [`Error::Decode`] if the stream ends
+    /// early, and whatever `next` or `write` return.
+    pub fn embed_stream(
+        &self,
+        (channels, sample_rate, frames): (u16, u32, u64),
+        id: ContentId,
+        next: &mut dyn FnMut() -> Result<Option<Vec<f32>>>,
+        write: &mut dyn FnMut(&[f32]) -> Result<()>,
+    ) -> Result<()> {
+        buffer::check_shape(channels, sample_rate)?;
+        let seconds = frames as f64 / f64::from(sample_rate);
+        if seconds > self.params.max_seconds {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "bound")]
+            return Err(Error::Limits {
+                what: "audio seconds",
+                actual: seconds.ceil() as u64,
+                limit: self.params.max_seconds as u64,
+            });
+        }
+        let len = usize::try_from(frames)
+            .map_err(|_| Error::params("frames", "too many for this machine"))?;
+        if len == 0 {
+            return Ok(());
+        }
+        let grid = Grid::new(sample_rate);
+        let plans = self.engine.plans.get(grid.frame);
+        let coded = self.codec.encode(id);
+        embed::embed_stream(
+            &grid,
+            &plans,
+            &self.engine.layout,
+            &coded,
+            self.params.strength(),
+            (usize::from(channels), len),
+            next,
+            write,
+        )
+    }
+
     /// Whether the full detector finds `id` in `stored` (the channel mix of the marked audio
     /// as its sample format stores it; the detector only sees the mix).
     ///
@@ -362,8 +600,9 @@ impl AudioEmbedder {
 const SHORT_SECONDS: f64 = 20.0;
 /// Most extra strength the self-check adds to short clips (dB).
 const SHORT_MAX_BOOST_DB: f32 = 6.0;
-/// Longest audio the embedder re-detects after marking (seconds).
-const SELF_CHECK_MAX_SECONDS: f64 = 120.0;
+/// Longest audio the embedder re-detects after marking (seconds); longer audio can be
+/// marked as a stream ([`AudioEmbedder::embed_stream`]) with the same result.
+pub const SELF_CHECK_MAX_SECONDS: f64 = 120.0;
 /// Largest raw bit error rate (percent) the self-check accepts.
 const SELF_CHECK_MAX_BER_PCT: usize = 10;
 /// Strength step of the self-check (dB).
@@ -469,20 +708,55 @@ impl AudioDetector {
         check_length(audio, &self.params)?;
         let max = self.params.attempts();
         let plain = self.engine.candidates(audio, &self.search, self.params.strength(), max);
-        // The same search on noise-weighted features (helps under additive noise, hurts on
-        // dense music); the two candidate lists alternate, every decode still counted.
-        let weighted_search = Search { noise_weighted: true, ..self.search.clone() };
+        let weighted_search = self.weighted_search();
         let weighted = self.engine.candidates(audio, &weighted_search, self.params.strength(), max);
-        let mut candidates = Vec::with_capacity(max);
-        let (mut a, mut b) = (plain.into_iter(), weighted.into_iter());
-        while candidates.len() < max {
-            match (a.next(), b.next()) {
-                (None, None) => break,
-                (x, y) => candidates.extend(x.into_iter().chain(y)),
-            }
+        Ok(self.decode_candidates(&alternate(plain, weighted, max)))
+    }
+
+    /// The same search on noise-weighted features (helps under additive noise, hurts on
+    /// dense music); its candidates alternate with the plain ones, every decode counted.
+    fn weighted_search(&self) -> Search {
+        Search { noise_weighted: true, ..self.search.clone() }
+    }
+
+    /// As [`detect`](Self::detect) on a stream of `frames` frames (`channels` interleaved, at
+    /// `sample_rate`), in memory bounded by about one detector segment (≈ 8.4 s) whatever its
+    /// length. `open` opens the stream; it is read twice (the sync search, then the payload of
+    /// the hypotheses chosen). The result is the one `detect` gives on the whole buffer.
+    ///
+    /// # Errors
+    /// [`Error::Limits`] if longer than the configured maximum, [`Error::Params`] for a
+    /// channel count or sample rate out of range, [`Error::Decode`] if the stream ends
+    /// before `frames`, and whatever `open` or the source return.
+    pub fn detect_stream<'s>(
+        &self,
+        (channels, sample_rate, frames): (u16, u32, u64),
+        open: &mut dyn FnMut() -> Result<Box<dyn SampleSource + 's>>,
+    ) -> Result<AudioDetection> {
+        buffer::check_shape(channels, sample_rate)?;
+        let seconds = frames as f64 / f64::from(sample_rate);
+        if seconds > self.params.max_seconds {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "bound")]
+            return Err(Error::Limits {
+                what: "audio seconds",
+                actual: seconds.ceil() as u64,
+                limit: self.params.max_seconds as u64,
+            });
         }
-        candidates.truncate(max);
-        Ok(self.decode_candidates(&candidates))
+        let len = usize::try_from(frames)
+            .map_err(|_| Error::params("frames", "too many for this machine"))?;
+        let max = self.params.attempts();
+        let weighted_search = self.weighted_search();
+        let mut lists = self.engine.candidates_stream(
+            (usize::from(channels), sample_rate, len),
+            open,
+            &[&self.search, &weighted_search],
+            self.params.strength(),
+            max,
+        )?;
+        let weighted = lists.pop().unwrap_or_default();
+        let plain = lists.pop().unwrap_or_default();
+        Ok(self.decode_candidates(&alternate(plain, weighted, max)))
     }
 
     /// Decodes `candidates` in order, stopping at the first whose tag verifies.

@@ -223,7 +223,9 @@ fn diag_response() {
     let host = embed::Host::analyze(&grid, &plans, &mono, frames);
     let plan = embed::plan(&host, &emb.engine.layout, &coded, st);
     let mut marked = mono.to_vec();
-    embed::embed_channel(&grid, &plans, &plan, &mut marked, 1, 0);
+    let mut marker = embed::Marker::new(&grid, &plans, 1, marked.len());
+    marker.mark(&mut marked, 0, 0, &plan.mult);
+    marker.finish(&mut marked, 0);
     let sp_h = detect::Spectra::compute(&grid, &plans, &mono, 0, hops, grid.frame / 2);
     let sp_m = detect::Spectra::compute(&grid, &plans, &marked, 0, hops, grid.frame / 2);
     let eh = detect::band_energies(&sp_h, &grid, 1.0);
@@ -366,9 +368,9 @@ fn diag_phase_times() {
     let plan_t = t.elapsed();
     let t = Instant::now();
     let channels = usize::from(audio.channels());
-    for c in 0..channels {
-        embed::embed_channel(&grid, &plans, &plan, audio.samples_mut(), channels, c);
-    }
+    let mut marker = embed::Marker::new(&grid, &plans, channels, audio.frames());
+    marker.mark(audio.samples_mut(), 0, 0, &plan.mult);
+    marker.finish(audio.samples_mut(), 0);
     let apply_t = t.elapsed();
     let t = Instant::now();
     let stored = audio.stored_mono();
@@ -447,5 +449,94 @@ fn stored_mono_is_the_mix_of_the_stored_samples() {
         let mono = audio.stored_mono();
         assert_eq!(mono.channels(), 1);
         assert_eq!(mono.samples(), &*audio.as_stored().mono(), "{channels} × {format:?}");
+    }
+}
+
+/// A long stream marked a segment at a time gives exactly the samples of marking the whole
+/// buffer, holding only about one segment at a time.
+#[test]
+fn streamed_embedding_matches_the_whole_buffer_and_holds_one_segment() {
+    let rate = 8_000u32;
+    let channels = 2u16;
+    let frames = rate as usize * 125; // past the 2-minute self-check, so none runs
+    let mut seed = 11u32;
+    let samples: Vec<f32> = (0..frames * 2)
+        .map(|i| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let t = (i / 2) as f32 / rate as f32;
+            0.3 * (t * 2.0 * std::f32::consts::PI * 330.0 * (1.0 + (i % 2) as f32)).sin()
+                + 0.1 * ((seed >> 8) as f32 / 16_777_216.0 - 0.5)
+        })
+        .collect();
+    let key = WatermarkKey::from_bytes([5; 32]);
+    let id: ContentId = "00c0ffee12345678".parse().unwrap();
+    let emb = AudioEmbedder::new(&key, AudioParams::default());
+    let mut whole =
+        AudioBuffer::new(samples.clone(), channels, rate, SampleFormat::Int(16)).unwrap();
+    assert_eq!(emb.embed_checked(&mut whole, id).unwrap(), None, "no self-check past 2 min");
+
+    // What the embedder holds: pulled but not yet written.
+    let pulled = std::cell::Cell::new(0usize);
+    let held = std::cell::Cell::new(0usize);
+    let mut most_held = 0usize;
+    let mut written = Vec::with_capacity(samples.len());
+    let mut chunks = samples.chunks(1_234 * 2);
+    emb.embed_stream(
+        (channels, rate, frames as u64),
+        id,
+        &mut || -> Result<Option<Vec<f32>>> {
+            let c = chunks.next().map(<[f32]>::to_vec);
+            let n = c.as_ref().map_or(0, Vec::len);
+            pulled.set(pulled.get() + n);
+            held.set(held.get() + n);
+            Ok(c)
+        },
+        &mut |s: &[f32]| -> Result<()> {
+            most_held = most_held.max(held.get());
+            held.set(held.get() - s.len());
+            written.extend_from_slice(s);
+            Ok(())
+        },
+    )
+    .unwrap();
+    let pulled = pulled.get();
+    assert_eq!(pulled, samples.len());
+    assert_eq!(written.len(), whole.samples().len());
+    assert!(written == whole.samples(), "streamed samples differ from the whole buffer's");
+    let segment = (detect::SEGMENT_HOPS * 3 / 2 + 4) * Grid::new(rate).hop * 2 + 1_234 * 2;
+    assert!(most_held <= segment, "held {most_held} samples, more than ~1.5 segments");
+    // Found by the detector, whole and streamed alike, on the marked and the unmarked audio.
+    let detector = AudioDetector::new(&key, AudioParams::default());
+    for (audio, marked) in [(whole.samples(), true), (&samples[..], false)] {
+        let buffer = AudioBuffer::new(audio.to_vec(), channels, rate, SampleFormat::Int(16));
+        let found = detector.detect(&buffer.unwrap()).unwrap();
+        assert_eq!(found.id(), marked.then_some(id));
+        let mut opened = 0;
+        let streamed = detector
+            .detect_stream((channels, rate, frames as u64), &mut || {
+                opened += 1;
+                Ok(Box::new(Chunks(audio.chunks(3_001 * 2))))
+            })
+            .unwrap();
+        assert_eq!(streamed, found, "streamed detection, marked: {marked}");
+        assert_eq!(opened, 2);
+    }
+    // A stream that ends early is an error, not a short file.
+    let mut short = samples[..samples.len() / 2].chunks(4_000);
+    let r = emb.embed_stream(
+        (channels, rate, frames as u64),
+        id,
+        &mut || Ok(short.next().map(<[f32]>::to_vec)),
+        &mut |_| Ok(()),
+    );
+    assert!(matches!(r, Err(Error::Decode { .. })), "{r:?}");
+}
+
+/// A sample source over borrowed chunks.
+struct Chunks<'a>(std::slice::Chunks<'a, f32>);
+
+impl SampleSource for Chunks<'_> {
+    fn next_chunk(&mut self) -> Result<Option<Vec<f32>>> {
+        Ok(self.0.next().map(<[f32]>::to_vec))
     }
 }

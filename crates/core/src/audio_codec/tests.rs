@@ -67,13 +67,17 @@ fn diag_write_flac() {
     std::fs::write("/tmp/audio_diag.flac", encode_flac(&a).unwrap()).unwrap();
 }
 
-/// The packed WAV writer gives exactly the bytes of hound's per-sample writer, for every
-/// format it handles and for plain and extensible headers.
+/// The packed WAV writer, whole or streamed, gives exactly the bytes of hound's per-sample
+/// writer, for every format it handles and for plain and extensible headers.
 #[test]
 fn packed_wav_writer_matches_hound_byte_for_byte() {
-    for format in
-        [SampleFormat::Float, SampleFormat::Int(16), SampleFormat::Int(24), SampleFormat::Int(32)]
-    {
+    for format in [
+        SampleFormat::Float,
+        SampleFormat::Int(8),
+        SampleFormat::Int(16),
+        SampleFormat::Int(24),
+        SampleFormat::Int(32),
+    ] {
         for channels in [1u16, 2, 3] {
             let n = 1001 * usize::from(channels);
             let samples: Vec<f32> = (0..n).map(|i| 1.2 * ((i as f32) * 0.37).sin() - 0.1).collect();
@@ -102,11 +106,65 @@ fn packed_wav_writer_matches_hound_byte_for_byte() {
                 }
             }
             w.finalize().unwrap();
-            assert_eq!(
-                encode_wav(&audio).unwrap(),
-                reference.into_inner(),
-                "{format:?} × {channels}"
-            );
+            let reference = reference.into_inner();
+            assert_eq!(encode_wav(&audio).unwrap(), reference, "{format:?} × {channels}");
+            // The stream writer, fed in uneven chunks, gives the same bytes.
+            let frames = (audio.samples().len() / usize::from(channels)) as u64;
+            let mut w = WavStreamWriter::new(Vec::new(), channels, 44_100, format, frames).unwrap();
+            for chunk in audio.samples().chunks(37 * usize::from(channels)) {
+                w.write(chunk).unwrap();
+            }
+            assert_eq!(w.finish().unwrap(), reference, "stream: {format:?} × {channels}");
+            let mut short =
+                WavStreamWriter::new(Vec::new(), channels, 44_100, format, frames).unwrap();
+            short.write(&audio.samples()[..usize::from(channels)]).unwrap();
+            assert!(short.finish().is_err(), "a short stream is an error");
         }
     }
+}
+
+/// The packet reader gives, chunk by chunk, exactly the samples `decode` gives, for every
+/// container the test data has.
+#[test]
+fn reader_chunks_add_up_to_the_decoded_buffer() {
+    for name in ["pcm16-44100-stereo-12s-drascula.wav", "pcm16-16000-mono-26s-librivox.wav"] {
+        let bytes = testfile(name);
+        let whole = decode(&bytes, &DecodeLimits::default()).unwrap();
+        for input in [bytes.clone(), encode_flac(&whole).unwrap()] {
+            let mut reader = AudioReader::from_bytes(&input, &DecodeLimits::default()).unwrap();
+            let spec = reader.spec();
+            assert_eq!((spec.channels, spec.sample_rate), (whole.channels(), whole.sample_rate()));
+            assert_eq!(spec.frames, Some(whole.frames() as u64));
+            let mut samples = Vec::new();
+            let mut chunks = 0;
+            while let Some(chunk) = reader.next_chunk().unwrap() {
+                samples.extend_from_slice(&chunk);
+                chunks += 1;
+            }
+            assert!(chunks > 1, "{name}: decoded in several packets");
+            assert_eq!(samples, whole.samples(), "{name}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "diagnostic: peak memory of streaming DIAG_FILE through the reader"]
+fn diag_reader_memory() {
+    let path = std::env::var("DIAG_FILE").unwrap();
+    let hwm = || {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("VmHWM"))
+            .unwrap()
+            .to_owned()
+    };
+    eprintln!("start {}", hwm());
+    let file = std::fs::File::open(&path).unwrap();
+    let mut r = AudioReader::new(Box::new(file), None, &DecodeLimits::default()).unwrap();
+    let mut n = 0usize;
+    while let Some(c) = r.next_chunk().unwrap() {
+        n += c.len();
+    }
+    eprintln!("read {n} samples, {}", hwm());
 }
