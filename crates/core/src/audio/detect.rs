@@ -469,6 +469,32 @@ pub(crate) fn analyze_spectra(
 }
 
 impl Segment {
+    /// A segment with `fits` from an earlier analysis and the features of only the frequency
+    /// scales `needed` (the others left empty), enough for [`add_soft`](Self::add_soft) on
+    /// those scales.
+    pub(crate) fn with_features(
+        grid: &Grid,
+        search: &Search,
+        strength: Strength,
+        spectra: &Spectra,
+        fits: Vec<Vec<SegmentFit>>,
+        needed: &[bool],
+    ) -> Self {
+        let features = search
+            .freq_scales
+            .par_iter()
+            .zip(needed)
+            .map(|(&fs, &need)| {
+                if need {
+                    features(spectra, grid, fs, strength, search.noise_weighted)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        Self { fits, features, hops: spectra.hops }
+    }
+
     /// Adds this segment's soft payload values under hypothesis `(fi, ti)` into `soft`.
     pub(crate) fn add_soft(
         &self,

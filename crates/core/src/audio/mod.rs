@@ -231,21 +231,41 @@ impl Engine {
             .collect();
         let mut soft: Vec<Vec<Vec<f32>>> =
             chosen.iter().map(|c| vec![vec![0.0f32; self.layout.coded_bits]; c.len()]).collect();
-        let needed = |i: usize| weights.iter().any(|w| w.iter().any(|w| w[i] > 0.0));
         for_each_segment(
             &grid,
             (channels, len),
             &segments,
             &mut *open()?,
             &mut |i, mono, hops| {
-                if !needed(i) {
+                // Only the frequency scales of hypotheses that weigh this segment.
+                let needed: Vec<Vec<bool>> = searches
+                    .iter()
+                    .enumerate()
+                    .map(|(k, search)| {
+                        let mut need = vec![false; search.freq_scales.len()];
+                        for (j, &(_, fi, _)) in chosen[k].iter().enumerate() {
+                            need[fi] |= weights[k][j][i] > 0.0;
+                        }
+                        need
+                    })
+                    .collect();
+                if !needed.iter().flatten().any(|&n| n) {
                     return;
                 }
-                for (k, seg) in analyze(mono, hops).iter().enumerate() {
+                let spectra = detect::Spectra::compute(&grid, &plans, mono, 0, hops, max_bin);
+                for (k, search) in searches.iter().enumerate() {
+                    let seg = detect::Segment::with_features(
+                        &grid,
+                        search,
+                        strength,
+                        &spectra,
+                        fits[k][i].clone(),
+                        &needed[k],
+                    );
                     for (j, &(_, fi, ti)) in chosen[k].iter().enumerate() {
                         let w = weights[k][j][i];
                         if w > 0.0 {
-                            seg.add_soft(&self.layout, searches[k], fi, ti, w, &mut soft[k][j]);
+                            seg.add_soft(&self.layout, search, fi, ti, w, &mut soft[k][j]);
                         }
                     }
                 }
