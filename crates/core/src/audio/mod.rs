@@ -728,6 +728,11 @@ impl AudioDetector {
         check_length(audio, &self.params)?;
         let max = self.params.attempts();
         let plain = self.engine.candidates(audio, &self.search, self.params.strength(), max);
+        // The lists alternate plain first: when the first plain candidate verifies (marked
+        // audio, mostly), the detection is decided before the second search is needed.
+        if plain.first().is_some_and(|c| self.codec.decode(&c.soft).verified().is_some()) {
+            return Ok(self.decode_candidates(&plain[..1]));
+        }
         let weighted_search = self.weighted_search();
         let weighted = self.engine.candidates(audio, &weighted_search, self.params.strength(), max);
         Ok(self.decode_candidates(&alternate(plain, weighted, max)))
