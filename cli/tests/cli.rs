@@ -180,6 +180,23 @@ fn long_audio_is_streamed_with_the_whole_buffer_result() {
         .unwrap();
     let expected = provmark_core::audio_codec::encode_wav(&whole).unwrap();
     assert!(fs::read(&out).unwrap() == expected, "streamed file differs from the whole-buffer one");
+    // A truncated recording (the header states more frames than the file holds) is marked
+    // and found all the same, through the whole-file decoder.
+    let truncated = tmp.path().join("truncated.wav");
+    let bytes = fs::read(&input).unwrap();
+    fs::write(&truncated, &bytes[..bytes.len() - 16_000]).unwrap();
+    let line = embed_then_detect(&home, &truncated, &tmp.path().join("truncated-marked.wav"));
+    assert_eq!(line["id"], "00c0ffee00c0ffee");
+    let marked = fs::read(&out).unwrap();
+    fs::write(&truncated, &marked[..marked.len() - 16_000]).unwrap();
+    let run = provmark()
+        .args(["watermark", "detect", "--json", "--home"])
+        .arg(&home)
+        .arg(&truncated)
+        .assert()
+        .code(0);
+    let line: serde_json::Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    assert_eq!(line["id"], "00c0ffee00c0ffee", "a truncated marked file: {line}");
 }
 
 #[test]

@@ -127,6 +127,9 @@ fn embed_streaming(
         return Ok(None);
     }
     let tmp = crate::pipeline::files::temp_beside(output);
+    // Set when the file holds fewer frames than its header states (a truncated recording):
+    // the whole-file decoder then takes what is there.
+    let short = std::cell::Cell::new(false);
     let result = (|| -> anyhow::Result<f64> {
         let file = std::fs::File::create(&tmp)
             .with_context(|| format!("cannot write `{}`", output.display()))?;
@@ -145,8 +148,9 @@ fn embed_streaming(
             id,
             &mut || {
                 let chunk = reader.next_chunk()?;
-                if let Some(c) = &chunk {
-                    pending.borrow_mut().extend(c);
+                match &chunk {
+                    Some(c) => pending.borrow_mut().extend(c),
+                    None => short.set(true),
                 }
                 Ok(chunk)
             },
@@ -165,6 +169,9 @@ fn embed_streaming(
         Ok(snr) => snr,
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
+            if short.get() {
+                return Ok(None);
+            }
             return Err(e.context(format!("cannot mark `{}`", input.display())));
         }
     };
@@ -244,16 +251,26 @@ pub fn detect_audio(
             (None, Some(reader)) => {
                 let spec = reader.spec();
                 let shape = (spec.channels, spec.sample_rate, spec.frames.unwrap_or(0));
-                detector
-                    .detect_stream(shape, &mut || {
-                        let reopened = open_reader(path)
-                            .map_err(|e| provmark_core::Error::decode("audio", format!("{e:#}")))?;
-                        let reader = reopened.ok_or_else(|| {
-                            provmark_core::Error::decode("audio", "the file changed while read")
-                        })?;
-                        Ok(Box::new(reader))
-                    })
-                    .with_context(|| format!("cannot read `{}` as audio", path.display()))?
+                let streamed = detector.detect_stream(shape, &mut || {
+                    let reopened = open_reader(path)
+                        .map_err(|e| provmark_core::Error::decode("audio", format!("{e:#}")))?;
+                    let reader = reopened.ok_or_else(|| {
+                        provmark_core::Error::decode("audio", "the file changed while read")
+                    })?;
+                    Ok(Box::new(reader))
+                });
+                match streamed {
+                    Ok(r) => r,
+                    // Fewer frames than the header states (a truncated recording): decode
+                    // what is there, whole.
+                    Err(provmark_core::Error::Decode { .. }) => {
+                        detector.detect(&read_audio(path)?)?
+                    }
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e)
+                            .context(format!("cannot read `{}` as audio", path.display())))
+                    }
+                }
             }
             (None, None) => unreachable!("one of the two is set"),
         };
