@@ -281,7 +281,12 @@ pub(crate) fn features_from_energy(
 /// The folded block of one hypothesis and phase: per block symbol and sub-band, the sum of
 /// the symbol features that fall on it (segment symbol `j` is folded onto `j mod B`).
 fn fold(d: &[f32], hops: usize, time_scale: f64, phase: usize, out: &mut [f32]) -> usize {
-    out.iter_mut().for_each(|v| *v = 0.0);
+    fold_at(d, &positions(hops, time_scale), phase, out)
+}
+
+/// Where each virtual hop of a time-scale hypothesis reads the features: the hop below and
+/// the fraction towards the next (0 when it falls on a hop, or on the last one).
+fn positions(hops: usize, time_scale: f64) -> Vec<(usize, f32)> {
     let usable = ((hops.saturating_sub(1)) as f64 / time_scale).floor();
     #[allow(
         clippy::cast_possible_truncation,
@@ -289,15 +294,8 @@ fn fold(d: &[f32], hops: usize, time_scale: f64, phase: usize, out: &mut [f32]) 
         reason = "non-negative, bounded by hops"
     )]
     let virtual_hops = usable.max(0.0) as usize + 1;
-    let mut symbols = 0;
-    let mut j = 0;
-    loop {
-        let start = phase + j * HOPS_PER_SYMBOL;
-        if start + HOPS_PER_SYMBOL > virtual_hops {
-            break;
-        }
-        let row = &mut out[(j % BLOCK_SYMBOLS) * SUBBANDS..(j % BLOCK_SYMBOLS + 1) * SUBBANDS];
-        for u in start..start + HOPS_PER_SYMBOL {
+    (0..virtual_hops)
+        .map(|u| {
             let x = u as f64 * time_scale;
             #[allow(
                 clippy::cast_possible_truncation,
@@ -306,15 +304,32 @@ fn fold(d: &[f32], hops: usize, time_scale: f64, phase: usize, out: &mut [f32]) 
             )]
             let i = x.floor() as usize;
             let frac = (x - i as f64) as f32;
+            (i, if frac > 1e-6 && i + 1 < hops { frac } else { 0.0 })
+        })
+        .collect()
+}
+
+/// [`fold`] with the hop positions precomputed ([`positions`]).
+fn fold_at(d: &[f32], positions: &[(usize, f32)], phase: usize, out: &mut [f32]) -> usize {
+    out.iter_mut().for_each(|v| *v = 0.0);
+    let mut symbols = 0;
+    let mut j = 0;
+    loop {
+        let start = phase + j * HOPS_PER_SYMBOL;
+        if start + HOPS_PER_SYMBOL > positions.len() {
+            break;
+        }
+        let row = &mut out[(j % BLOCK_SYMBOLS) * SUBBANDS..(j % BLOCK_SYMBOLS + 1) * SUBBANDS];
+        for &(i, frac) in &positions[start..start + HOPS_PER_SYMBOL] {
             let a = &d[i * SUBBANDS..(i + 1) * SUBBANDS];
-            if frac > 1e-6 && i + 1 < hops {
+            if frac > 0.0 {
                 let b = &d[(i + 1) * SUBBANDS..(i + 2) * SUBBANDS];
-                for k in 0..SUBBANDS {
-                    row[k] += a[k] + (b[k] - a[k]) * frac;
+                for ((r, &x), &y) in row.iter_mut().zip(a).zip(b) {
+                    *r += x + (y - x) * frac;
                 }
             } else {
-                for k in 0..SUBBANDS {
-                    row[k] += a[k];
+                for (r, &x) in row.iter_mut().zip(a) {
+                    *r += x;
                 }
             }
         }
@@ -326,14 +341,27 @@ fn fold(d: &[f32], hops: usize, time_scale: f64, phase: usize, out: &mut [f32]) 
 
 /// Sync score of every block offset `q` for a folded block: segment symbol `j` holds block
 /// symbol `(j + q) mod B`, so block symbol `b` was folded onto row `(b - q) mod B`.
+///
+/// Each sub-band's column of the folded block is laid out twice in a row, so the rows a sync
+/// slot meets over all offsets are one contiguous (reversed) run; every score still sums the
+/// slots in layout order, as a direct sum would.
 fn sync_scores(layout: &Layout, folded: &[f32], scores: &mut [f32]) {
-    for (q, score) in scores.iter_mut().enumerate() {
-        let mut s = 0.0f32;
-        for &(b, k, chip) in &layout.sync {
-            let row = (usize::from(b) + BLOCK_SYMBOLS - q) % BLOCK_SYMBOLS;
-            s += chip * folded[row * SUBBANDS + usize::from(k)];
+    let b2 = 2 * BLOCK_SYMBOLS;
+    let mut cols = [0.0f32; 2 * BLOCK_SYMBOLS * SUBBANDS];
+    for (r, row) in folded.chunks_exact(SUBBANDS).enumerate() {
+        for (k, &v) in row.iter().enumerate() {
+            cols[k * b2 + r] = v;
+            cols[k * b2 + r + BLOCK_SYMBOLS] = v;
         }
-        *score = s;
+    }
+    scores.iter_mut().for_each(|s| *s = 0.0);
+    for &(b, k, chip) in &layout.sync {
+        // Offset q reads row (b + B - q) mod B, i.e. entry b + B - q of the doubled column.
+        let col = &cols[usize::from(k) * b2..(usize::from(k) + 1) * b2];
+        let run = &col[usize::from(b) + 1..=usize::from(b) + BLOCK_SYMBOLS];
+        for (score, v) in scores.iter_mut().zip(run.iter().rev()) {
+            *score += chip * v;
+        }
     }
 }
 
@@ -367,12 +395,13 @@ fn band_weights(layout: &Layout, folded: &[f32], q: usize) -> Vec<f32> {
 
 /// Median absolute deviation scale and median of `v`.
 fn robust_stats(v: &[f32]) -> (f32, f32) {
+    // The middle elements by selection (the same values a full sort puts there).
     let mut s: Vec<f32> = v.to_vec();
-    s.sort_by(f32::total_cmp);
-    let med = s[s.len() / 2];
-    let mut dev: Vec<f32> = s.iter().map(|x| (x - med).abs()).collect();
-    dev.sort_by(f32::total_cmp);
-    (med, (1.4826 * dev[dev.len() / 2]).max(1e-9))
+    let mid = s.len() / 2;
+    let med = *s.select_nth_unstable_by(mid, f32::total_cmp).1;
+    s.iter_mut().for_each(|x| *x = (*x - med).abs());
+    let mad = *s.select_nth_unstable_by(mid, f32::total_cmp).1;
+    (med, (1.4826 * mad).max(1e-9))
 }
 
 /// The best block position of one segment under one hypothesis.
@@ -442,8 +471,9 @@ pub(crate) fn analyze_spectra(
                 .time_scales
                 .iter()
                 .map(|&ts| {
+                    let at = positions(hops, ts);
                     for phase in 0..HOPS_PER_SYMBOL {
-                        fold(d, hops, ts, phase, &mut folded);
+                        fold_at(d, &at, phase, &mut folded);
                         sync_scores(
                             layout,
                             &folded,
