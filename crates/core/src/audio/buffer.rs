@@ -186,10 +186,15 @@ pub(crate) fn mix(samples: &[f32], n: usize) -> Vec<f32> {
 #[inline]
 pub(crate) fn store(x: f32, bits: u16) -> f32 {
     debug_assert!((8..=24).contains(&bits));
-    // Exact: at most 24 significant bits, and a power-of-two scale.
-    #[allow(clippy::cast_precision_loss, reason = "at most 24 significant bits")]
-    let v = quantize(x, bits) as f32 / (1u32 << (bits - 1)) as f32;
-    v
+    let scale = (1u32 << (bits - 1)) as f32;
+    // In f32 (exact for up to 24 bits): the power-of-two scale is exact, and for |v| ≥ ½
+    // adding ½ is exact or rounds without crossing an integer (`quantize_matches_store`
+    // checks every halfway value); below ½ the sum could round up to 1, so it is 0 directly.
+    // NaN becomes 0, as in `quantize`.
+    let v = (x * scale).clamp(-scale, scale - 1.0);
+    #[allow(clippy::cast_possible_truncation, reason = "clamped into the bit depth's range")]
+    let q = if v.abs() < 0.5 { 0.0 } else { (v + 0.5f32.copysign(v)) as i32 as f32 };
+    q / scale
 }
 
 /// `x` (full scale ±1) as a `bits`-bit integer sample (8..=32): rounded half away from zero,

@@ -424,6 +424,11 @@ fn quantize_rounds_half_away_from_zero_and_clips_like_libm() {
         for x in cases {
             let expected = if x.is_nan() { 0 } else { reference(x, bits) };
             assert_eq!(quantize(x, bits), expected, "{x:e} at {bits} bits");
+            if bits <= 24 {
+                // `store` (the self-check's rounding, in f32) gives the same level.
+                let stored = buffer::store(x, bits) * (1u32 << (bits - 1)) as f32;
+                assert_eq!(stored, expected as f32, "store: {x:e} at {bits} bits");
+            }
         }
     }
 }
