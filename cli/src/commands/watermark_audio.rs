@@ -80,11 +80,19 @@ pub fn embed_audio(
     let original = read_audio(input)?;
     let mut marked = original.clone();
     AudioEmbedder::new(key, params).embed(&mut marked, id)?;
-    let (mut s, mut n) = (0.0f64, 0.0f64);
-    for (a, b) in original.samples().iter().zip(marked.samples()) {
-        s += f64::from(*a).powi(2);
-        n += f64::from(a - b).powi(2);
-    }
+    let (s, n) = {
+        use rayon::prelude::*;
+        original
+            .samples()
+            .par_chunks(1 << 16)
+            .zip(marked.samples().par_chunks(1 << 16))
+            .map(|(a, b)| {
+                a.iter().zip(b).fold((0.0f64, 0.0f64), |(s, n), (a, b)| {
+                    (s + f64::from(*a).powi(2), n + f64::from(a - b).powi(2))
+                })
+            })
+            .reduce(|| (0.0, 0.0), |x, y| (x.0 + y.0, x.1 + y.1))
+    };
     let bytes = audio_codec::encode(&marked, format)?;
     crate::pipeline::files::write_replace(output, &bytes)?;
     Ok(AudioEmbedReport {

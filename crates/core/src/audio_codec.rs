@@ -439,6 +439,15 @@ impl WavLayout {
     /// Packs `samples` into `out` (`width` bytes each, little-endian, 8-bit unsigned: the
     /// bytes hound writes).
     fn pack(&self, samples: &[f32], out: &mut [u8]) {
+        use rayon::prelude::*;
+        /// Samples per parallel piece.
+        const PIECE: usize = 1 << 17;
+        out.par_chunks_mut(PIECE * self.width)
+            .zip(samples.par_chunks(PIECE))
+            .for_each(|(o, s)| self.pack_piece(s, o));
+    }
+
+    fn pack_piece(&self, samples: &[f32], out: &mut [u8]) {
         let bits = self.spec.bits_per_sample;
         let data = out.chunks_exact_mut(self.width).zip(samples);
         match (self.spec.sample_format, self.width) {

@@ -119,20 +119,15 @@ impl AudioBuffer {
     /// pass (the same values as `as_stored().mono()`).
     pub(crate) fn stored_mono(&self) -> Self {
         let n = usize::from(self.channels);
-        let scale = 1.0 / n as f32;
-        let samples = match (self.stored_bits(), n) {
-            (Some(bits), 1) => self.samples.iter().map(|&s| store(s, bits)).collect(),
-            (Some(bits), 2) => self
-                .samples
-                .chunks_exact(2)
-                .map(|f| (store(f[0], bits) + store(f[1], bits)) * scale)
-                .collect(),
-            (Some(bits), _) => self
-                .samples
-                .chunks_exact(n)
-                .map(|f| f.iter().map(|&s| store(s, bits)).sum::<f32>() * scale)
-                .collect(),
-            (None, _) => self.mono().into_owned(),
+        let samples = match self.stored_bits() {
+            Some(bits) => map_frames(&self.samples, n, |f| {
+                if let [a, b] = f {
+                    (store(*a, bits) + store(*b, bits)) * 0.5
+                } else {
+                    f.iter().map(|&s| store(s, bits)).sum::<f32>() * (1.0 / n as f32)
+                }
+            }),
+            None => self.mono().into_owned(),
         };
         Self { samples, channels: 1, ..*self }
     }
@@ -172,12 +167,28 @@ pub(crate) fn check_shape(channels: u16, sample_rate: u32) -> Result<()> {
 
 /// The average of the `n` interleaved channels of `samples`, frame by frame.
 pub(crate) fn mix(samples: &[f32], n: usize) -> Vec<f32> {
-    let scale = 1.0 / n as f32;
-    if n == 2 {
-        samples.chunks_exact(2).map(|f| (f[0] + f[1]) * scale).collect()
-    } else {
-        samples.chunks_exact(n).map(|f| f.iter().sum::<f32>() * scale).collect()
-    }
+    map_frames(samples, n, |f| {
+        if let [a, b] = f {
+            (a + b) * 0.5
+        } else {
+            f.iter().sum::<f32>() * (1.0 / n as f32)
+        }
+    })
+}
+
+/// `f` of every frame of `n` interleaved channels, in parallel over large buffers (each output
+/// depends on its own frame only, so the result does not depend on the split).
+fn map_frames(samples: &[f32], n: usize, f: impl Fn(&[f32]) -> f32 + Sync) -> Vec<f32> {
+    use rayon::prelude::*;
+    /// Frames per parallel piece.
+    const PIECE: usize = 1 << 16;
+    let mut out = vec![0.0f32; samples.len() / n];
+    out.par_chunks_mut(PIECE).zip(samples.par_chunks(PIECE * n)).for_each(|(o, s)| {
+        for (y, frame) in o.iter_mut().zip(s.chunks_exact(n)) {
+            *y = f(frame);
+        }
+    });
+    out
 }
 
 /// `x` (full scale ±1) rounded to the nearest step of a `bits`-bit integer format (8..=24;
