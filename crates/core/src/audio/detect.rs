@@ -153,11 +153,12 @@ pub(crate) fn features(
     noise_weighted: bool,
 ) -> Vec<f32> {
     let energy = band_energies(spectra, grid, freq_scale);
+    let dead = Some(dead_bands(&energy, spectra.hops));
     if !noise_weighted {
-        return features_from_energy(energy, &spectra.total, strength).d;
+        return features_masked(energy, &spectra.total, strength, dead.as_ref()).d;
     }
     let weights = noise_weights(&energy, spectra.hops);
-    let mut d = features_from_energy(energy, &spectra.total, strength).d;
+    let mut d = features_masked(energy, &spectra.total, strength, dead.as_ref()).d;
     d.iter_mut().zip(&weights).for_each(|(v, w)| *v *= w);
     d
 }
@@ -207,12 +208,51 @@ pub(crate) fn band_energies(spectra: &Spectra, grid: &Grid, freq_scale: f64) -> 
     energy
 }
 
+/// A sub-band whose mean energy over the segment is this far below the median sub-band's is
+/// taken as removed (a low-pass, a band-limited codec or sample rate): −50 dB.
+pub(crate) const DEAD_BAND_RATIO: f64 = 1e-5;
+
+/// Sub-bands that a filter removed: mean energy below [`DEAD_BAND_RATIO`] of the median
+/// sub-band's. Their features are noise at full weight (the normalisation scales any residue
+/// to unit variance, and the water-filling gives weak sub-bands the deepest modulation), and as
+/// neighbours they add that noise to the host estimate of the live sub-bands beside them.
+pub(crate) fn dead_bands(energy: &[f32], hops: usize) -> [bool; SUBBANDS] {
+    let mut mean = [0.0f64; SUBBANDS];
+    for row in energy.chunks_exact(SUBBANDS).take(hops) {
+        for (m, &e) in mean.iter_mut().zip(row) {
+            *m += f64::from(e);
+        }
+    }
+    let mut sorted = mean;
+    sorted.sort_by(f64::total_cmp);
+    let reference = sorted[SUBBANDS / 2];
+    let mut dead = [false; SUBBANDS];
+    if reference > 0.0 {
+        for (d, &m) in dead.iter_mut().zip(&mean) {
+            *d = m < reference * DEAD_BAND_RATIO;
+        }
+    }
+    dead
+}
+
 /// The features of sub-band energies `energy` (`totals`: each hop's total power).
 pub(crate) fn features_from_energy(
     energy: Vec<f32>,
     totals: &[f32],
     strength: Strength,
 ) -> Features {
+    features_masked(energy, totals, strength, None)
+}
+
+/// As [`features_from_energy`], with the sub-bands flagged in `dead` left out: their features
+/// are zero and they are not used as neighbours.
+pub(crate) fn features_masked(
+    energy: Vec<f32>,
+    totals: &[f32],
+    strength: Strength,
+    dead: Option<&[bool; SUBBANDS]>,
+) -> Features {
+    let is_dead = |k: usize| dead.is_some_and(|d| d[k]);
     let hops = totals.len();
     let total: f64 = energy.iter().map(|&e| f64::from(e)).sum();
     let floor = (total / (hops * SUBBANDS).max(1) as f64 * 1e-6) as f32 + 1e-20;
@@ -230,7 +270,7 @@ pub(crate) fn features_from_energy(
                 .take((k + 1 + NEIGHBOURS).min(SUBBANDS))
                 .skip(k.saturating_sub(NEIGHBOURS))
             {
-                if j != k {
+                if j != k && !is_dead(j) {
                     s += v;
                     n += 1.0;
                 }
@@ -271,8 +311,12 @@ pub(crate) fn features_from_energy(
         let sd = ((s2 / n - mean * mean).max(1e-12)).sqrt();
         for t in 0..hops {
             let v = &mut d[t * SUBBANDS + k];
-            *v = (((f64::from(*v) - mean) / sd) as f32).clamp(-2.5, 2.5) * depth[t * SUBBANDS + k]
-                / strength.cap;
+            *v = if is_dead(k) {
+                0.0
+            } else {
+                (((f64::from(*v) - mean) / sd) as f32).clamp(-2.5, 2.5) * depth[t * SUBBANDS + k]
+                    / strength.cap
+            };
         }
     }
     Features { d, depth }
@@ -376,7 +420,7 @@ fn robust_stats(v: &[f32]) -> (f32, f32) {
 }
 
 /// The best block position of one segment under one hypothesis.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct SegmentFit {
     /// Robust z-score of the best sync correlation among all offsets.
     pub(crate) z: f32,
@@ -390,6 +434,10 @@ pub(crate) struct SegmentFit {
 pub(crate) struct Segment {
     /// Fits indexed `[freq_scale][time_scale]`.
     pub(crate) fits: Vec<Vec<SegmentFit>>,
+    /// Robust z-scores of every (phase, offset), `[freq_scale][time_scale][phase * B + offset]`.
+    pub(crate) z_all: Vec<Vec<Vec<f32>>>,
+    /// First hop of the segment in the input.
+    pub(crate) first_hop: usize,
     features: Vec<Vec<f32>>,
     hops: usize,
 }
@@ -414,7 +462,7 @@ pub(crate) fn analyze_segment(
         .par_iter()
         .map(|&fs| features(&spectra, grid, fs, strength, search.noise_weighted))
         .collect();
-    let fits = features
+    let both: Vec<Vec<(SegmentFit, Vec<f32>)>> = features
         .par_iter()
         .map(|d| {
             let mut folded = vec![0.0f32; BLOCK_SYMBOLS * SUBBANDS];
@@ -437,16 +485,19 @@ pub(crate) fn analyze_segment(
                         .enumerate()
                         .max_by(|a, b| a.1.total_cmp(b.1))
                         .unwrap_or((0, &0.0));
-                    SegmentFit {
+                    let fit = SegmentFit {
                         z: (top - med) / scale,
                         phase: best / BLOCK_SYMBOLS,
                         offset: best % BLOCK_SYMBOLS,
-                    }
+                    };
+                    (fit, scores.iter().map(|v| (v - med) / scale).collect())
                 })
                 .collect()
         })
         .collect();
-    Segment { fits, features, hops }
+    let fits = both.iter().map(|r| r.iter().map(|(f, _)| *f).collect()).collect();
+    let z_all = both.into_iter().map(|r| r.into_iter().map(|(_, z)| z).collect()).collect();
+    Segment { fits, z_all, first_hop, features, hops }
 }
 
 impl Segment {
@@ -455,12 +506,11 @@ impl Segment {
         &self,
         layout: &Layout,
         search: &Search,
-        fi: usize,
-        ti: usize,
+        (fi, ti): (usize, usize),
+        fit: SegmentFit,
         weight: f32,
         soft: &mut [f32],
     ) {
-        let fit = self.fits[fi][ti];
         let mut folded = vec![0.0f32; BLOCK_SYMBOLS * SUBBANDS];
         fold(&self.features[fi], self.hops, search.time_scales[ti], fit.phase, &mut folded);
         let weights = band_weights(layout, &folded, fit.offset);

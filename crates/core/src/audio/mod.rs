@@ -159,11 +159,22 @@ impl Engine {
             .collect();
         let nf = search.freq_scales.len();
         let nt = search.time_scales.len();
-        let mut ranked: Vec<(f32, usize, usize)> = Vec::with_capacity(nf * nt);
+        // Per hypothesis: its score and the (phase, offset) each segment uses.
+        let plan = |fi: usize, ti: usize| -> (f32, Vec<detect::SegmentFit>) {
+            let own: Vec<detect::SegmentFit> = segs.iter().map(|s| s.fits[fi][ti]).collect();
+            if segs.len() < 2 {
+                return (own.iter().map(|f| f.z).sum(), own);
+            }
+            consistent_fits(&segs, fi, ti, search.time_scales[ti])
+        };
+        let mut plans: Vec<Vec<(f32, Vec<detect::SegmentFit>)>> = Vec::with_capacity(nf);
         for fi in 0..nf {
-            for ti in 0..nt {
-                let z: f32 = segs.iter().map(|s| s.fits[fi][ti].z).sum();
-                ranked.push((z, fi, ti));
+            plans.push((0..nt).map(|ti| plan(fi, ti)).collect());
+        }
+        let mut ranked: Vec<(f32, usize, usize)> = Vec::with_capacity(nf * nt);
+        for (fi, row) in plans.iter().enumerate() {
+            for (ti, (z, _)) in row.iter().enumerate() {
+                ranked.push((*z, fi, ti));
             }
         }
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -181,16 +192,13 @@ impl Engine {
             .into_iter()
             .map(|(z, fi, ti)| {
                 let mut soft = vec![0.0f32; self.layout.coded_bits];
-                let best = segs
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.fits[fi][ti].z.total_cmp(&b.1.fits[fi][ti].z))
-                    .map_or(0, |(i, _)| i);
-                for (i, s) in segs.iter().enumerate() {
-                    let sz = s.fits[fi][ti].z;
-                    let w = if i == best { (sz - 2.0).max(1.0) } else { (sz - 2.0).max(0.0) };
+                let fits = &plans[fi][ti].1;
+                for (s, fit) in segs.iter().zip(fits) {
+                    // Maximum-ratio combining: a segment's features carry the mark in
+                    // proportion to its sync z-score (features are normalised per segment).
+                    let w = fit.z.max(0.0);
                     if w > 0.0 {
-                        s.add_soft(&self.layout, search, fi, ti, w, &mut soft);
+                        s.add_soft(&self.layout, search, (fi, ti), *fit, w, &mut soft);
                     }
                 }
                 let rms =
@@ -210,6 +218,62 @@ impl Engine {
             })
             .collect()
     }
+}
+
+/// A segment whose own best offset is this strong keeps it even when it disagrees with the
+/// others (a splice, inserted silence); weaker ones follow the common block grid.
+const SPLICE_Z: f32 = 5.5;
+
+/// The per-segment fits of hypothesis `(fi, ti)` that agree on one block grid: for each
+/// segment's own best fit taken as the anchor, every segment takes its best (phase, offset)
+/// within one hop of that grid (or its own best if that is at least [`SPLICE_Z`]); the anchor
+/// with the largest sum of z-scores wins. Unmarked audio and wrong hypotheses pick offsets at
+/// random per segment, so their maxima no longer add up.
+fn consistent_fits(
+    segs: &[detect::Segment],
+    fi: usize,
+    ti: usize,
+    time_scale: f64,
+) -> (f32, Vec<detect::SegmentFit>) {
+    use layout::{BLOCK_SYMBOLS, HOPS_PER_SYMBOL};
+    let period = (BLOCK_SYMBOLS * HOPS_PER_SYMBOL) as f64;
+    // Block start (in original-time hops, modulo the block) of a segment's (phase, offset).
+    let grid_of = |s: &detect::Segment, f: detect::SegmentFit| -> f64 {
+        (s.first_hop as f64 / time_scale + f.phase as f64 - (HOPS_PER_SYMBOL * f.offset) as f64)
+            .rem_euclid(period)
+    };
+    let mut best: (f32, Vec<detect::SegmentFit>) = (f32::MIN, Vec::new());
+    for anchor in segs {
+        let g = grid_of(anchor, anchor.fits[fi][ti]);
+        let mut total = 0.0f32;
+        let mut picks = Vec::with_capacity(segs.len());
+        for s in segs {
+            #[allow(clippy::cast_possible_truncation, reason = "small")]
+            let r0 = (g - s.first_hop as f64 / time_scale).round() as i64;
+            let mut pick = detect::SegmentFit { z: f32::MIN, ..Default::default() };
+            for d in -1..=1 {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "mod")]
+                let r = (r0 + d).rem_euclid(period as i64) as usize;
+                let phase = r % HOPS_PER_SYMBOL;
+                let offset = ((BLOCK_SYMBOLS * HOPS_PER_SYMBOL - (r - phase)) / HOPS_PER_SYMBOL)
+                    % BLOCK_SYMBOLS;
+                let z = s.z_all[fi][ti][phase * BLOCK_SYMBOLS + offset];
+                if z > pick.z {
+                    pick = detect::SegmentFit { z, phase, offset };
+                }
+            }
+            let own = s.fits[fi][ti];
+            if own.z >= SPLICE_Z && own.z > pick.z {
+                pick = own;
+            }
+            total += pick.z;
+            picks.push(pick);
+        }
+        if total > best.0 {
+            best = (total, picks);
+        }
+    }
+    best
 }
 
 /// Embeds the audio mark. Build once per key and reuse (`Clone + Send + Sync`; FFT plans are
