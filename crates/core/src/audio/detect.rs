@@ -153,11 +153,12 @@ pub(crate) fn features(
     noise_weighted: bool,
 ) -> Vec<f32> {
     let energy = band_energies(spectra, grid, freq_scale);
+    let dead = Some(dead_bands(&energy, spectra.hops));
     if !noise_weighted {
-        return features_from_energy(energy, &spectra.total, strength).d;
+        return features_masked(energy, &spectra.total, strength, dead.as_ref()).d;
     }
     let weights = noise_weights(&energy, spectra.hops);
-    let mut d = features_from_energy(energy, &spectra.total, strength).d;
+    let mut d = features_masked(energy, &spectra.total, strength, dead.as_ref()).d;
     d.iter_mut().zip(&weights).for_each(|(v, w)| *v *= w);
     d
 }
@@ -207,12 +208,51 @@ pub(crate) fn band_energies(spectra: &Spectra, grid: &Grid, freq_scale: f64) -> 
     energy
 }
 
+/// A sub-band whose mean energy over the segment is this far below the median sub-band's is
+/// taken as removed (a low-pass, a band-limited codec or sample rate): −50 dB.
+pub(crate) const DEAD_BAND_RATIO: f64 = 1e-5;
+
+/// Sub-bands that a filter removed: mean energy below [`DEAD_BAND_RATIO`] of the median
+/// sub-band's. Their features are noise at full weight (the normalisation scales any residue
+/// to unit variance, and the water-filling gives weak sub-bands the deepest modulation), and as
+/// neighbours they add that noise to the host estimate of the live sub-bands beside them.
+pub(crate) fn dead_bands(energy: &[f32], hops: usize) -> [bool; SUBBANDS] {
+    let mut mean = [0.0f64; SUBBANDS];
+    for row in energy.chunks_exact(SUBBANDS).take(hops) {
+        for (m, &e) in mean.iter_mut().zip(row) {
+            *m += f64::from(e);
+        }
+    }
+    let mut sorted = mean;
+    sorted.sort_by(f64::total_cmp);
+    let reference = sorted[SUBBANDS / 2];
+    let mut dead = [false; SUBBANDS];
+    if reference > 0.0 {
+        for (d, &m) in dead.iter_mut().zip(&mean) {
+            *d = m < reference * DEAD_BAND_RATIO;
+        }
+    }
+    dead
+}
+
 /// The features of sub-band energies `energy` (`totals`: each hop's total power).
 pub(crate) fn features_from_energy(
     energy: Vec<f32>,
     totals: &[f32],
     strength: Strength,
 ) -> Features {
+    features_masked(energy, totals, strength, None)
+}
+
+/// As [`features_from_energy`], with the sub-bands flagged in `dead` left out: their features
+/// are zero and they are not used as neighbours.
+pub(crate) fn features_masked(
+    energy: Vec<f32>,
+    totals: &[f32],
+    strength: Strength,
+    dead: Option<&[bool; SUBBANDS]>,
+) -> Features {
+    let is_dead = |k: usize| dead.is_some_and(|d| d[k]);
     let hops = totals.len();
     let total: f64 = energy.iter().map(|&e| f64::from(e)).sum();
     let floor = (total / (hops * SUBBANDS).max(1) as f64 * 1e-6) as f32 + 1e-20;
@@ -230,7 +270,7 @@ pub(crate) fn features_from_energy(
                 .take((k + 1 + NEIGHBOURS).min(SUBBANDS))
                 .skip(k.saturating_sub(NEIGHBOURS))
             {
-                if j != k {
+                if j != k && !is_dead(j) {
                     s += v;
                     n += 1.0;
                 }
@@ -271,8 +311,12 @@ pub(crate) fn features_from_energy(
         let sd = ((s2 / n - mean * mean).max(1e-12)).sqrt();
         for t in 0..hops {
             let v = &mut d[t * SUBBANDS + k];
-            *v = (((f64::from(*v) - mean) / sd) as f32).clamp(-2.5, 2.5) * depth[t * SUBBANDS + k]
-                / strength.cap;
+            *v = if is_dead(k) {
+                0.0
+            } else {
+                (((f64::from(*v) - mean) / sd) as f32).clamp(-2.5, 2.5) * depth[t * SUBBANDS + k]
+                    / strength.cap
+            };
         }
     }
     Features { d, depth }
@@ -405,7 +449,7 @@ fn robust_stats(v: &[f32]) -> (f32, f32) {
 }
 
 /// The best block position of one segment under one hypothesis.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct SegmentFit {
     /// Robust z-score of the best sync correlation among all offsets.
     pub(crate) z: f32,
@@ -417,8 +461,25 @@ pub(crate) struct SegmentFit {
 
 /// Everything the decoder needs from one segment.
 pub(crate) struct Segment {
+    /// What ranking the hypotheses needs.
+    pub(crate) sync: SegmentSync,
+    /// What decoding the payload needs.
+    pub(crate) payload: SegmentFeatures,
+}
+
+/// A segment's sync results: where it starts and, per hypothesis, its best fit and the
+/// z-score of every block position.
+pub(crate) struct SegmentSync {
+    /// First hop of the segment in the input.
+    pub(crate) first_hop: usize,
     /// Fits indexed `[freq_scale][time_scale]`.
     pub(crate) fits: Vec<Vec<SegmentFit>>,
+    /// Robust z-scores of every (phase, offset), `[freq_scale][time_scale][phase * B + offset]`.
+    pub(crate) z_all: Vec<Vec<Vec<f32>>>,
+}
+
+/// A segment's features per frequency scale (some may be left empty), for the payload.
+pub(crate) struct SegmentFeatures {
     features: Vec<Vec<f32>>,
     hops: usize,
 }
@@ -435,7 +496,7 @@ pub(crate) fn analyze_segment(
 ) -> Segment {
     let spectra =
         Spectra::compute(grid, plans, mono, first_hop, hops, search_max_bin(grid, search));
-    analyze_spectra(grid, layout, search, strength, &spectra)
+    analyze_spectra(grid, layout, search, strength, &spectra, first_hop)
 }
 
 /// Highest FFT bin the features of `search` read.
@@ -447,14 +508,15 @@ pub(crate) fn search_max_bin(grid: &Grid, search: &Search) -> usize {
     max_bin
 }
 
-/// [`analyze_segment`] on the segment's spectra (computed up to at least
-/// [`search_max_bin`]).
+/// [`analyze_segment`] on the spectra (computed up to at least [`search_max_bin`]) of the
+/// segment starting at hop `first_hop`.
 pub(crate) fn analyze_spectra(
     grid: &Grid,
     layout: &Layout,
     search: &Search,
     strength: Strength,
     spectra: &Spectra,
+    first_hop: usize,
 ) -> Segment {
     let hops = spectra.hops;
     let features: Vec<Vec<f32>> = search
@@ -462,7 +524,7 @@ pub(crate) fn analyze_spectra(
         .par_iter()
         .map(|&fs| features(spectra, grid, fs, strength, search.noise_weighted))
         .collect();
-    let fits = features
+    let both: Vec<Vec<(SegmentFit, Vec<f32>)>> = features
         .par_iter()
         .map(|d| {
             let mut folded = vec![0.0f32; BLOCK_SYMBOLS * SUBBANDS];
@@ -486,28 +548,32 @@ pub(crate) fn analyze_spectra(
                         .enumerate()
                         .max_by(|a, b| a.1.total_cmp(b.1))
                         .unwrap_or((0, &0.0));
-                    SegmentFit {
+                    let fit = SegmentFit {
                         z: (top - med) / scale,
                         phase: best / BLOCK_SYMBOLS,
                         offset: best % BLOCK_SYMBOLS,
-                    }
+                    };
+                    (fit, scores.iter().map(|v| (v - med) / scale).collect())
                 })
                 .collect()
         })
         .collect();
-    Segment { fits, features, hops }
+    let fits = both.iter().map(|r| r.iter().map(|(f, _)| *f).collect()).collect();
+    let z_all = both.into_iter().map(|r| r.into_iter().map(|(_, z)| z).collect()).collect();
+    Segment {
+        sync: SegmentSync { first_hop, fits, z_all },
+        payload: SegmentFeatures { features, hops },
+    }
 }
 
-impl Segment {
-    /// A segment with `fits` from an earlier analysis and the features of only the frequency
-    /// scales `needed` (the others left empty), enough for [`add_soft`](Self::add_soft) on
-    /// those scales.
-    pub(crate) fn with_features(
+impl SegmentFeatures {
+    /// The features of only the frequency scales `needed` (the others left empty), enough
+    /// for [`add_soft`](Self::add_soft) on those scales.
+    pub(crate) fn compute(
         grid: &Grid,
         search: &Search,
         strength: Strength,
         spectra: &Spectra,
-        fits: Vec<Vec<SegmentFit>>,
         needed: &[bool],
     ) -> Self {
         let features = search
@@ -522,20 +588,20 @@ impl Segment {
                 }
             })
             .collect();
-        Self { fits, features, hops: spectra.hops }
+        Self { features, hops: spectra.hops }
     }
 
-    /// Adds this segment's soft payload values under hypothesis `(fi, ti)` into `soft`.
+    /// Adds this segment's soft payload values under hypothesis `(fi, ti)`, at the block
+    /// position `fit`, into `soft`.
     pub(crate) fn add_soft(
         &self,
         layout: &Layout,
         search: &Search,
-        fi: usize,
-        ti: usize,
+        (fi, ti): (usize, usize),
+        fit: SegmentFit,
         weight: f32,
         soft: &mut [f32],
     ) {
-        let fit = self.fits[fi][ti];
         let mut folded = vec![0.0f32; BLOCK_SYMBOLS * SUBBANDS];
         fold(&self.features[fi], self.hops, search.time_scales[ti], fit.phase, &mut folded);
         let weights = band_weights(layout, &folded, fit.offset);

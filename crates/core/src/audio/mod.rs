@@ -158,14 +158,18 @@ impl Engine {
                 detect::analyze_segment(&grid, &plans, &self.layout, search, strength, &mono, seg)
             })
             .collect();
-        let fits: Vec<&Fits> = segs.iter().map(|s| &s.fits).collect();
-        choose(&fits, search, max)
+        let syncs: Vec<&detect::SegmentSync> = segs.iter().map(|s| &s.sync).collect();
+        let plans = hypothesis_plans(&syncs, search);
+        choose(&plans, max)
             .into_iter()
             .map(|(z, fi, ti)| {
                 let mut soft = vec![0.0f32; self.layout.coded_bits];
-                for (s, w) in segs.iter().zip(segment_weights(&fits, fi, ti)) {
+                for (s, fit) in segs.iter().zip(&plans[fi][ti].1) {
+                    // Maximum-ratio combining: a segment's features carry the mark in
+                    // proportion to its sync z-score (features are normalised per segment).
+                    let w = fit.z.max(0.0);
                     if w > 0.0 {
-                        s.add_soft(&self.layout, search, fi, ti, w, &mut soft);
+                        s.payload.add_soft(&self.layout, search, (fi, ti), *fit, w, &mut soft);
                     }
                 }
                 finish_candidate(soft, z, segs.len(), search, fi, ti)
@@ -193,42 +197,37 @@ impl Engine {
         }
         let segments = detect::segments(total_hops);
         let max_bin = searches.iter().map(|s| detect::search_max_bin(&grid, s)).max().unwrap_or(0);
-        let analyze = |mono: &[f32], hops: usize| {
-            let spectra = detect::Spectra::compute(&grid, &plans, mono, 0, hops, max_bin);
-            searches
-                .iter()
-                .map(|search| {
-                    detect::analyze_spectra(&grid, &self.layout, search, strength, &spectra)
-                })
-                .collect::<Vec<_>>()
-        };
-        // Pass 1: every segment's fits.
-        let mut fits: Vec<Vec<Fits>> = vec![Vec::new(); searches.len()];
+        // Pass 1: every segment's sync results (the features are dropped).
+        let mut syncs: Vec<Vec<detect::SegmentSync>> =
+            searches.iter().map(|_| Vec::with_capacity(segments.len())).collect();
         for_each_segment(
             &grid,
             (channels, len),
             &segments,
             &mut *open()?,
-            &mut |_, mono, hops| {
-                for (f, seg) in fits.iter_mut().zip(analyze(mono, hops)) {
-                    f.push(seg.fits);
+            &mut |i, mono, hops| {
+                let spectra = detect::Spectra::compute(&grid, &plans, mono, 0, hops, max_bin);
+                for (sync, search) in syncs.iter_mut().zip(searches) {
+                    let seg = detect::analyze_spectra(
+                        &grid,
+                        &self.layout,
+                        search,
+                        strength,
+                        &spectra,
+                        segments[i].0,
+                    );
+                    sync.push(seg.sync);
                 }
             },
         )?;
         // Pass 2: the chosen hypotheses' soft payloads, a segment at a time.
-        let chosen: Vec<Vec<(f32, usize, usize)>> = searches
+        let hyps: Vec<HypothesisPlans> = searches
             .iter()
-            .zip(&fits)
-            .map(|(search, f)| choose(&f.iter().collect::<Vec<_>>(), search, max))
+            .zip(&syncs)
+            .map(|(search, s)| hypothesis_plans(&s.iter().collect::<Vec<_>>(), search))
             .collect();
-        let weights: Vec<Vec<Vec<f32>>> = chosen
-            .iter()
-            .zip(&fits)
-            .map(|(c, f)| {
-                let f: Vec<&Fits> = f.iter().collect();
-                c.iter().map(|&(_, fi, ti)| segment_weights(&f, fi, ti)).collect()
-            })
-            .collect();
+        drop(syncs);
+        let chosen: Vec<Vec<(f32, usize, usize)>> = hyps.iter().map(|h| choose(h, max)).collect();
         let mut soft: Vec<Vec<Vec<f32>>> =
             chosen.iter().map(|c| vec![vec![0.0f32; self.layout.coded_bits]; c.len()]).collect();
         for_each_segment(
@@ -243,8 +242,8 @@ impl Engine {
                     .enumerate()
                     .map(|(k, search)| {
                         let mut need = vec![false; search.freq_scales.len()];
-                        for (j, &(_, fi, _)) in chosen[k].iter().enumerate() {
-                            need[fi] |= weights[k][j][i] > 0.0;
+                        for &(_, fi, ti) in &chosen[k] {
+                            need[fi] |= hyps[k][fi][ti].1[i].z > 0.0;
                         }
                         need
                     })
@@ -254,18 +253,22 @@ impl Engine {
                 }
                 let spectra = detect::Spectra::compute(&grid, &plans, mono, 0, hops, max_bin);
                 for (k, search) in searches.iter().enumerate() {
-                    let seg = detect::Segment::with_features(
-                        &grid,
-                        search,
-                        strength,
-                        &spectra,
-                        fits[k][i].clone(),
-                        &needed[k],
+                    let features = detect::SegmentFeatures::compute(
+                        &grid, search, strength, &spectra, &needed[k],
                     );
                     for (j, &(_, fi, ti)) in chosen[k].iter().enumerate() {
-                        let w = weights[k][j][i];
+                        let fit = hyps[k][fi][ti].1[i];
+                        // Maximum-ratio combining, as on the whole buffer.
+                        let w = fit.z.max(0.0);
                         if w > 0.0 {
-                            seg.add_soft(&self.layout, search, fi, ti, w, &mut soft[k][j]);
+                            features.add_soft(
+                                &self.layout,
+                                search,
+                                (fi, ti),
+                                fit,
+                                w,
+                                &mut soft[k][j],
+                            );
                         }
                     }
                 }
@@ -303,9 +306,6 @@ fn alternate(plain: Vec<Candidate>, weighted: Vec<Candidate>, max: usize) -> Vec
 
 /// Shortest signal (in hops) the detector searches.
 const MIN_HOPS: usize = 2 * layout::HOPS_PER_SYMBOL * 8;
-
-/// One segment's fits, indexed `[freq_scale][time_scale]`.
-type Fits = Vec<Vec<detect::SegmentFit>>;
 
 /// A source of interleaved samples, a chunk at a time (`None` at the end).
 pub trait SampleSource {
@@ -349,16 +349,31 @@ fn for_each_segment(
     Ok(())
 }
 
-/// The best `max` hypotheses of a search by summed segment z-score, neighbours of a chosen
-/// one (±1 frequency step, ±2 time steps) skipped: `(z, freq index, time index)`.
-fn choose(fits: &[&Fits], search: &Search, max: usize) -> Vec<(f32, usize, usize)> {
-    let nf = search.freq_scales.len();
-    let nt = search.time_scales.len();
-    let mut ranked: Vec<(f32, usize, usize)> = Vec::with_capacity(nf * nt);
-    for fi in 0..nf {
-        for ti in 0..nt {
-            let z: f32 = fits.iter().map(|f| f[fi][ti].z).sum();
-            ranked.push((z, fi, ti));
+/// Per hypothesis `[freq_scale][time_scale]`: its score and the block position each segment
+/// uses.
+type HypothesisPlans = Vec<Vec<(f32, Vec<detect::SegmentFit>)>>;
+
+/// The [`HypothesisPlans`] of a search over `segs` (see [`consistent_fits`]).
+fn hypothesis_plans(segs: &[&detect::SegmentSync], search: &Search) -> HypothesisPlans {
+    let plan = |fi: usize, ti: usize| -> (f32, Vec<detect::SegmentFit>) {
+        if segs.len() < 2 {
+            let own: Vec<detect::SegmentFit> = segs.iter().map(|s| s.fits[fi][ti]).collect();
+            return (own.iter().map(|f| f.z).sum(), own);
+        }
+        consistent_fits(segs, fi, ti, search.time_scales[ti])
+    };
+    (0..search.freq_scales.len())
+        .map(|fi| (0..search.time_scales.len()).map(|ti| plan(fi, ti)).collect())
+        .collect()
+}
+
+/// The best `max` hypotheses by score, neighbours of a chosen one (±1 frequency step, ±2
+/// time steps) skipped: `(score, freq index, time index)`.
+fn choose(plans: &HypothesisPlans, max: usize) -> Vec<(f32, usize, usize)> {
+    let mut ranked: Vec<(f32, usize, usize)> = Vec::new();
+    for (fi, row) in plans.iter().enumerate() {
+        for (ti, (z, _)) in row.iter().enumerate() {
+            ranked.push((*z, fi, ti));
         }
     }
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -373,27 +388,6 @@ fn choose(fits: &[&Fits], search: &Search, max: usize) -> Vec<(f32, usize, usize
         chosen.push((z, fi, ti));
     }
     chosen
-}
-
-/// Each segment's weight in a hypothesis's soft payload: its sync z-score above 2 (the best
-/// segment at least 1, so a clip of one weak segment still decodes).
-fn segment_weights(fits: &[&Fits], fi: usize, ti: usize) -> Vec<f32> {
-    let best = fits
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1[fi][ti].z.total_cmp(&b.1[fi][ti].z))
-        .map_or(0, |(i, _)| i);
-    fits.iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let sz = f[fi][ti].z;
-            if i == best {
-                (sz - 2.0).max(1.0)
-            } else {
-                (sz - 2.0).max(0.0)
-            }
-        })
-        .collect()
 }
 
 /// A candidate from its summed soft values: normalised to unit RMS and clipped.
@@ -417,6 +411,73 @@ fn finish_candidate(
         time_scale: search.time_scales[ti],
         freq_scale: search.freq_scales[fi],
     }
+}
+
+/// A segment whose own best offset is this strong keeps it even when it disagrees with the
+/// others (a splice, inserted silence); weaker ones follow the common block grid.
+const SPLICE_Z: f32 = 5.5;
+
+/// Most segments tried as the anchor of a hypothesis's block grid (all of them up to ≈ 4.5
+/// minutes of audio).
+const MAX_ANCHORS: usize = 32;
+
+/// The per-segment fits of hypothesis `(fi, ti)` that agree on one block grid: for each
+/// segment's own best fit taken as the anchor, every segment takes its best (phase, offset)
+/// within one hop of that grid (or its own best if that is at least [`SPLICE_Z`]); the anchor
+/// with the largest sum of z-scores wins. Unmarked audio and wrong hypotheses pick offsets at
+/// random per segment, so their maxima no longer add up.
+fn consistent_fits(
+    segs: &[&detect::SegmentSync],
+    fi: usize,
+    ti: usize,
+    time_scale: f64,
+) -> (f32, Vec<detect::SegmentFit>) {
+    use layout::{BLOCK_SYMBOLS, HOPS_PER_SYMBOL};
+    let period = (BLOCK_SYMBOLS * HOPS_PER_SYMBOL) as f64;
+    // Block start (in original-time hops, modulo the block) of a segment's (phase, offset).
+    let grid_of = |s: &detect::SegmentSync, f: detect::SegmentFit| -> f64 {
+        (s.first_hop as f64 / time_scale + f.phase as f64 - (HOPS_PER_SYMBOL * f.offset) as f64)
+            .rem_euclid(period)
+    };
+    // Anchors: every segment, or on long audio the MAX_ANCHORS with the strongest own fits
+    // (the cost is anchors × segments per hypothesis).
+    let mut anchors: Vec<&detect::SegmentSync> = segs.to_vec();
+    if anchors.len() > MAX_ANCHORS {
+        anchors.sort_by(|a, b| b.fits[fi][ti].z.total_cmp(&a.fits[fi][ti].z));
+        anchors.truncate(MAX_ANCHORS);
+    }
+    let mut best: (f32, Vec<detect::SegmentFit>) = (f32::MIN, Vec::new());
+    for anchor in anchors {
+        let g = grid_of(anchor, anchor.fits[fi][ti]);
+        let mut total = 0.0f32;
+        let mut picks = Vec::with_capacity(segs.len());
+        for &s in segs {
+            #[allow(clippy::cast_possible_truncation, reason = "small")]
+            let r0 = (g - s.first_hop as f64 / time_scale).round() as i64;
+            let mut pick = detect::SegmentFit { z: f32::MIN, ..Default::default() };
+            for d in -1..=1 {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "mod")]
+                let r = (r0 + d).rem_euclid(period as i64) as usize;
+                let phase = r % HOPS_PER_SYMBOL;
+                let offset = ((BLOCK_SYMBOLS * HOPS_PER_SYMBOL - (r - phase)) / HOPS_PER_SYMBOL)
+                    % BLOCK_SYMBOLS;
+                let z = s.z_all[fi][ti][phase * BLOCK_SYMBOLS + offset];
+                if z > pick.z {
+                    pick = detect::SegmentFit { z, phase, offset };
+                }
+            }
+            let own = s.fits[fi][ti];
+            if own.z >= SPLICE_Z && own.z > pick.z {
+                pick = own;
+            }
+            total += pick.z;
+            picks.push(pick);
+        }
+        if total > best.0 {
+            best = (total, picks);
+        }
+    }
+    best
 }
 
 /// Embeds the audio mark. Build once per key and reuse (`Clone + Send + Sync`; FFT plans are

@@ -186,7 +186,7 @@ fn diag_oracle_ber() {
                     &mono,
                     seg,
                 );
-                let f = sg.fits[0][0];
+                let f = sg.sync.fits[0][0];
                 eprintln!("  seg {:?}: z {:.1} phase {} offset {}", seg, f.z, f.phase, f.offset);
             }
         }
@@ -544,4 +544,91 @@ impl SampleSource for Chunks<'_> {
     fn next_chunk(&mut self) -> Result<Option<Vec<f32>>> {
         Ok(self.0.next().map(<[f32]>::to_vec))
     }
+}
+
+/// Raw bit errors of each candidate against `coded`, as a fraction.
+fn ber_of(c: &Candidate, coded: &[f32]) -> f64 {
+    c.soft.iter().zip(coded).filter(|(s, b)| s.signum() != b.signum()).count() as f64
+        / coded.len() as f64
+}
+
+#[test]
+#[ignore = "diagnostic: raw bit errors of the harness's attacked files (DIAG_ROOT, DIAG_IDS, DIAG_KEY)"]
+fn diag_attacked() {
+    let root = std::env::var("DIAG_ROOT").unwrap();
+    let key = WatermarkKey::from_hex(&std::env::var("DIAG_KEY").unwrap()).unwrap();
+    let ids: Vec<(String, ContentId)> = std::fs::read_to_string(std::env::var("DIAG_IDS").unwrap())
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next().unwrap().to_string(), it.next().unwrap().parse().unwrap())
+        })
+        .collect();
+    let only = std::env::var("DIAG_ATTACKS").ok();
+    let params = AudioParams::default();
+    let det = AudioDetector::new(&key, params.clone());
+    let mut dirs: Vec<(String, std::path::PathBuf)> =
+        vec![("none".into(), std::path::Path::new(&root).join("marked"))];
+    if let Ok(rd) = std::fs::read_dir(std::path::Path::new(&root).join("attacked")) {
+        let mut v: Vec<_> = rd
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+            .collect();
+        v.sort();
+        dirs.extend(v);
+    }
+    let nominal = detect::Search::new(0.0, 0.0, 1.0, 1.0, 0.0);
+    let (mut found_n, mut total) = (0, 0);
+    for (attack, dir) in dirs {
+        if only.as_ref().is_some_and(|o| !o.split(',').any(|a| a == attack)) {
+            continue;
+        }
+        let mut found_a = 0;
+        for (clip, id) in &ids {
+            let path = dir.join(clip);
+            if !path.exists() {
+                continue;
+            }
+            let audio = decode_file(path.to_str().unwrap());
+            let coded = det.codec.encode(*id);
+            let r = det.detect(&audio).unwrap();
+            let ok = r.id() == Some(*id);
+            total += 1;
+            if ok {
+                found_n += 1;
+                found_a += 1;
+            }
+            assert!(r.id().is_none() || ok, "false ID");
+            let mut line = format!("{attack:16} {:38} {} att {:2}", clip, u8::from(ok), r.attempts);
+            for weighted in [false, true] {
+                let s = detect::Search { noise_weighted: weighted, ..det.search.clone() };
+                let c = det.engine.candidates(&audio, &s, params.strength(), 12);
+                let bers: Vec<f64> = c.iter().map(|c| ber_of(c, &coded)).collect();
+                let (imin, bmin) = bers
+                    .iter()
+                    .copied()
+                    .enumerate()
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .unwrap_or((99, 1.0));
+                let sn = detect::Search { noise_weighted: weighted, ..nominal.clone() };
+                let cn = det.engine.candidates(&audio, &sn, params.strength(), 1);
+                line += &format!(
+                    " | {} top {:.3} ({:.3},{:.3}) sync {:4.1} min {:.3}@{} nom {:.3}",
+                    if weighted { "W" } else { "P" },
+                    bers.first().copied().unwrap_or(1.0),
+                    c.first().map_or(0.0, |c| c.time_scale),
+                    c.first().map_or(0.0, |c| c.freq_scale),
+                    c.first().map_or(0.0, |c| c.sync),
+                    bmin,
+                    imin,
+                    cn.first().map_or(1.0, |c| ber_of(c, &coded)),
+                );
+            }
+            eprintln!("{line}");
+        }
+        eprintln!("== {attack}: {found_a}");
+    }
+    eprintln!("TOTAL {found_n}/{total}");
+    panic!("diagnostic");
 }
