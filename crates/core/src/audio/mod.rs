@@ -611,18 +611,7 @@ impl AudioEmbedder {
         next: &mut dyn FnMut() -> Result<Option<Vec<f32>>>,
         write: &mut dyn FnMut(&[f32]) -> Result<()>,
     ) -> Result<()> {
-        buffer::check_shape(channels, sample_rate)?;
-        let seconds = frames as f64 / f64::from(sample_rate);
-        if seconds > self.params.max_seconds {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "bound")]
-            return Err(Error::Limits {
-                what: "audio seconds",
-                actual: seconds.ceil() as u64,
-                limit: self.params.max_seconds as u64,
-            });
-        }
-        let len = usize::try_from(frames)
-            .map_err(|_| Error::params("frames", "too many for this machine"))?;
+        let len = stream_len((channels, sample_rate, frames), &self.params)?;
         if len == 0 {
             return Ok(());
         }
@@ -695,6 +684,24 @@ const MAX_BOOST_DB: f32 = 3.0;
 const FALLBACK_ROUNDS: [usize; 3] = [0, 1, 6];
 /// The self-check never goes below this signal-to-watermark ratio (dB).
 const MIN_SNR_DB: f32 = 24.0;
+
+/// A stream's length in frames, after checking its shape and duration against `params`.
+fn stream_len(
+    (channels, sample_rate, frames): (u16, u32, u64),
+    params: &AudioParams,
+) -> Result<usize> {
+    buffer::check_shape(channels, sample_rate)?;
+    let seconds = frames as f64 / f64::from(sample_rate);
+    if seconds > params.max_seconds {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "bound")]
+        return Err(Error::Limits {
+            what: "audio seconds",
+            actual: seconds.ceil() as u64,
+            limit: params.max_seconds as u64,
+        });
+    }
+    usize::try_from(frames).map_err(|_| Error::params("frames", "too many for this machine"))
+}
 
 fn check_length(audio: &AudioBuffer, params: &AudioParams) -> Result<()> {
     let seconds = audio.duration_seconds();
@@ -819,18 +826,7 @@ impl AudioDetector {
         (channels, sample_rate, frames): (u16, u32, u64),
         open: &mut dyn FnMut() -> Result<Box<dyn SampleSource + 's>>,
     ) -> Result<AudioDetection> {
-        buffer::check_shape(channels, sample_rate)?;
-        let seconds = frames as f64 / f64::from(sample_rate);
-        if seconds > self.params.max_seconds {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "bound")]
-            return Err(Error::Limits {
-                what: "audio seconds",
-                actual: seconds.ceil() as u64,
-                limit: self.params.max_seconds as u64,
-            });
-        }
-        let len = usize::try_from(frames)
-            .map_err(|_| Error::params("frames", "too many for this machine"))?;
+        let len = stream_len((channels, sample_rate, frames), &self.params)?;
         let max = self.params.attempts();
         let weighted_search = self.weighted_search();
         let mut lists = self.engine.candidates_stream(
