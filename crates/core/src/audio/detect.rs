@@ -5,9 +5,11 @@
 //! (time-scale, frequency-scale) hypothesis, sub-band log energies are whitened against their
 //! frequency neighbours (which cancels most of the host spectrum), resampled along time, summed
 //! per symbol for each of the four hop phases and folded modulo the block length; the sync
-//! correlation of every block offset then costs one pass over the folded block. Segments pick
-//! their own best offset (so splices and inserted silence only cost their own segment) and their
-//! folded payload slots are added, weighted by their sync strength.
+//! correlation of every block offset then costs one pass over the folded block. A hypothesis
+//! is scored on one block grid shared by all segments (each may deviate by a hop; a segment
+//! whose own best offset is strong keeps it, so splices and inserted silence only cost their
+//! own segment), and the segments' folded payload slots are added, weighted by their sync
+//! z-score. Sub-bands a filter removed are left out.
 
 use rayon::prelude::*;
 

@@ -23,9 +23,10 @@
 //! * **Detection.** Sub-band log energies minus the mean of their frequency neighbours cancel
 //!   the host's spectral envelope; a 2-D search over time scale (±3.5 %) and frequency scale
 //!   (−3.5 %…+7.5 %, i.e. up to about +1.2 semitones) with the sync chips finds the block
-//!   offset in each ≈ 8.4 s segment; the payload slots of all segments are soft-combined and
-//!   decoded by the shared payload code, best hypotheses first, stopping at the first one whose
-//!   keyed tag verifies. The false-positive probability counts every decode tried.
+//!   offset in each ≈ 8.4 s segment, all segments on one block grid per hypothesis (a strong
+//!   segment may keep its own offset: splices); the payload slots of all segments are
+//!   soft-combined, weighted by their sync z-scores, and decoded by the shared payload code,
+//!   best hypotheses first, stopping at the first one whose keyed tag verifies. The false-positive probability counts every decode tried.
 
 mod buffer;
 mod detect;
