@@ -557,22 +557,23 @@ impl AudioEmbedder {
         let short = seconds <= SHORT_SECONDS;
         let max_boost = if short { SHORT_MAX_BOOST_DB } else { MAX_BOOST_DB };
         let mut boost = 0.0f32;
-        loop {
+        let strongest = loop {
             self.engine.embed_planned(audio, &host, &coded, self.params.strength_boosted(boost));
-            if self.has_margin(&audio.stored_mono(), id, short) {
+            let stored = audio.stored_mono();
+            if self.has_margin(&stored, id, short) {
                 return Ok(Some(true));
             }
             if boost + BOOST_STEP_DB > max_boost + 1e-3
                 || self.params.snr_db - boost - BOOST_STEP_DB < MIN_SNR_DB
             {
-                break;
+                break stored;
             }
             boost += BOOST_STEP_DB;
             audio.clone_from(&original);
-        }
+        };
         // Out of boost. The strongest mark may still decode with less margin than the check
         // asks for; the full detector says.
-        if self.decodes(&audio.stored_mono(), id) {
+        if self.decodes(&strongest, id) {
             return Ok(Some(true));
         }
         // The informed gains come from a simulation of the detector that can misjudge a short
