@@ -357,6 +357,15 @@ impl crate::audio::SampleSource for AudioReader {
 /// `limits` allows, [`Error::Params`] for sample rates or channel counts outside what
 /// [`AudioBuffer`] accepts.
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<AudioBuffer> {
+    // Plain PCM/float WAV, the common case, is converted directly (the same samples).
+    match pcm::PcmWav::parse(bytes) {
+        Some(wav) => wav.decode(limits),
+        None => decode_packets(bytes, limits),
+    }
+}
+
+/// [`decode`] through symphonia, packet by packet.
+fn decode_packets(bytes: &[u8], limits: &DecodeLimits) -> Result<AudioBuffer> {
     let mut reader = AudioReader::from_bytes(bytes, limits)?;
     let spec = reader.spec();
     // Sized once when the container states its length (within the limits checked), so a
@@ -602,5 +611,6 @@ pub fn encode(audio: &AudioBuffer, format: AudioFormat) -> Result<Vec<u8>> {
     }
 }
 
+mod pcm;
 #[cfg(test)]
 mod tests;
