@@ -120,13 +120,7 @@ impl AudioBuffer {
     pub(crate) fn stored_mono(&self) -> Self {
         let n = usize::from(self.channels);
         let samples = match self.stored_bits() {
-            Some(bits) => map_frames(&self.samples, n, |f| {
-                if let [a, b] = f {
-                    (store(*a, bits) + store(*b, bits)) * 0.5
-                } else {
-                    f.iter().map(|&s| store(s, bits)).sum::<f32>() * (1.0 / n as f32)
-                }
-            }),
+            Some(bits) => mix_mapped(&self.samples, n, |s| store(s, bits)),
             None => self.mono().into_owned(),
         };
         Self { samples, channels: 1, ..*self }
@@ -167,26 +161,25 @@ pub(crate) fn check_shape(channels: u16, sample_rate: u32) -> Result<()> {
 
 /// The average of the `n` interleaved channels of `samples`, frame by frame.
 pub(crate) fn mix(samples: &[f32], n: usize) -> Vec<f32> {
-    map_frames(samples, n, |f| {
-        if let [a, b] = f {
-            (a + b) * 0.5
-        } else {
-            f.iter().sum::<f32>() * (1.0 / n as f32)
-        }
-    })
+    mix_mapped(samples, n, |s| s)
 }
 
-/// `f` of every frame of `n` interleaved channels, in parallel over large buffers (each output
-/// depends on its own frame only, so the result does not depend on the split).
-fn map_frames(samples: &[f32], n: usize, f: impl Fn(&[f32]) -> f32 + Sync) -> Vec<f32> {
+/// The average over each frame of `n` interleaved channels of `g` of its samples, in
+/// parallel over large buffers (each output depends on its own frame only, so the result
+/// does not depend on the split). One and two channels have their own loops, which the
+/// compiler vectorises.
+fn mix_mapped(samples: &[f32], n: usize, g: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
     use rayon::prelude::*;
     /// Frames per parallel piece.
     const PIECE: usize = 1 << 16;
     let mut out = vec![0.0f32; samples.len() / n];
-    out.par_chunks_mut(PIECE).zip(samples.par_chunks(PIECE * n)).for_each(|(o, s)| {
-        for (y, frame) in o.iter_mut().zip(s.chunks_exact(n)) {
-            *y = f(frame);
-        }
+    let scale = 1.0 / n as f32;
+    out.par_chunks_mut(PIECE).zip(samples.par_chunks(PIECE * n)).for_each(|(o, s)| match n {
+        1 => o.iter_mut().zip(s).for_each(|(y, &x)| *y = g(x)),
+        2 => o.iter_mut().zip(s.chunks_exact(2)).for_each(|(y, f)| *y = (g(f[0]) + g(f[1])) * 0.5),
+        _ => o.iter_mut().zip(s.chunks_exact(n)).for_each(|(y, f)| {
+            *y = f.iter().map(|&x| g(x)).sum::<f32>() * scale;
+        }),
     });
     out
 }
@@ -198,13 +191,16 @@ fn map_frames(samples: &[f32], n: usize, f: impl Fn(&[f32]) -> f32 + Sync) -> Ve
 pub(crate) fn store(x: f32, bits: u16) -> f32 {
     debug_assert!((8..=24).contains(&bits));
     let scale = (1u32 << (bits - 1)) as f32;
-    // In f32 (exact for up to 24 bits): the power-of-two scale is exact, and for |v| ≥ ½
-    // adding ½ is exact or rounds without crossing an integer (`quantize_matches_store`
-    // checks every halfway value); below ½ the sum could round up to 1, so it is 0 directly.
+    // In f32, exact for up to 24 bits: the power-of-two scale is exact, `v` has at most 24
+    // significant bits, so its fractional part `v − trunc(v)` is exact, and stepping the
+    // truncated value by one is exact. No branch: this loop vectorises (the test
+    // `quantize_rounds_half_away_from_zero_and_clips_like_libm` checks every halfway value).
     // NaN becomes 0, as in `quantize`.
     let v = (x * scale).clamp(-scale, scale - 1.0);
     #[allow(clippy::cast_possible_truncation, reason = "clamped into the bit depth's range")]
-    let q = if v.abs() < 0.5 { 0.0 } else { (v + 0.5f32.copysign(v)) as i32 as f32 };
+    let t = v as i32 as f32;
+    let frac = v - t;
+    let q = t + f32::from(u8::from(frac >= 0.5)) - f32::from(u8::from(frac <= -0.5));
     q / scale
 }
 

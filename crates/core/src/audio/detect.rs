@@ -261,23 +261,25 @@ pub(crate) fn features_masked(
     let log: Vec<f32> = energy.iter().map(|e| (e + floor).ln()).collect();
     // Host cancellation, step 1: each sub-band minus the mean of its two frequency neighbours
     // (removes the spectral envelope; the neighbours carry independent chips).
-    let mut d = vec![0.0f32; hops * SUBBANDS];
-    for t in 0..hops {
-        let row = &log[t * SUBBANDS..(t + 1) * SUBBANDS];
-        for k in 0..SUBBANDS {
-            let (mut s, mut n) = (0.0f32, 0.0f32);
-            for (j, v) in row
-                .iter()
-                .enumerate()
-                .take((k + 1 + NEIGHBOURS).min(SUBBANDS))
-                .skip(k.saturating_sub(NEIGHBOURS))
-            {
-                if j != k && !is_dead(j) {
-                    s += v;
-                    n += 1.0;
-                }
+    // The live neighbours of each sub-band, in ascending order, and one over their count
+    // (the same sums, in the same order, as looping over the window for every hop).
+    let mut neighbours = [([0u8; 2 * NEIGHBOURS], 0usize, 1.0f32); SUBBANDS];
+    for (k, (list, len, n)) in neighbours.iter_mut().enumerate() {
+        for j in k.saturating_sub(NEIGHBOURS)..(k + 1 + NEIGHBOURS).min(SUBBANDS) {
+            if j != k && !is_dead(j) {
+                #[allow(clippy::cast_possible_truncation, reason = "j < SUBBANDS")]
+                let j8 = j as u8;
+                list[*len] = j8;
+                *len += 1;
             }
-            d[t * SUBBANDS + k] = row[k] - s / n.max(1.0);
+        }
+        *n = (*len as f32).max(1.0);
+    }
+    let mut d = vec![0.0f32; hops * SUBBANDS];
+    for (row, out) in log.chunks_exact(SUBBANDS).zip(d.chunks_exact_mut(SUBBANDS)) {
+        for (k, (list, len, n)) in neighbours.iter().enumerate() {
+            let s = list[..*len].iter().fold(0.0f32, |s, &j| s + row[usize::from(j)]);
+            out[k] = row[k] - s / n;
         }
     }
     // Step 2: minus its moving average over ±REACH hops (≈ ±0.4 s; removes sustained tones
