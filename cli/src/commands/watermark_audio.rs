@@ -78,8 +78,7 @@ pub fn embed_audio(
         }
     }
     let original = read_audio(input)?;
-    let mut marked = original.clone();
-    AudioEmbedder::new(key, params).embed(&mut marked, id)?;
+    let (marked, _) = AudioEmbedder::new(key, params).embed_copy(&original, id)?;
     let (s, n) = {
         use rayon::prelude::*;
         original
@@ -93,13 +92,43 @@ pub fn embed_audio(
             })
             .reduce(|| (0.0, 0.0), |x, y| (x.0 + y.0, x.1 + y.1))
     };
-    let bytes = audio_codec::encode(&marked, format)?;
-    crate::pipeline::files::write_replace(output, &bytes)?;
+    drop(original);
+    match format {
+        // Packed and written a piece at a time, not assembled in memory first.
+        AudioFormat::Wav => write_wav(&marked, output)?,
+        _ => crate::pipeline::files::write_replace(output, &audio_codec::encode(&marked, format)?)?,
+    }
     Ok(AudioEmbedReport {
         file: output.display().to_string(),
         id: id.to_string(),
         seconds: marked.duration_seconds(),
         snr_db: if n > 0.0 { 10.0 * (s / n).log10() } else { f64::INFINITY },
+    })
+}
+
+/// Writes `audio` as a WAV file at `output`, atomically (a temporary file beside it, then a
+/// rename; a failed write leaves nothing behind), packing it a piece at a time.
+fn write_wav(audio: &provmark_core::audio::AudioBuffer, output: &Path) -> anyhow::Result<()> {
+    let tmp = crate::pipeline::files::temp_beside(output);
+    let result = (|| -> anyhow::Result<()> {
+        let file = std::fs::File::create(&tmp)?;
+        let mut writer = WavStreamWriter::new(
+            std::io::BufWriter::with_capacity(1 << 20, file),
+            audio.channels(),
+            audio.sample_rate(),
+            audio.format(),
+            audio.frames() as u64,
+        )?;
+        for piece in audio.samples().chunks(1 << 18) {
+            writer.write(piece)?;
+        }
+        writer.finish()?.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        std::fs::rename(&tmp, output)?;
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        e.context(format!("cannot write `{}`", output.display()))
     })
 }
 

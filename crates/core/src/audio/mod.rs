@@ -541,6 +541,45 @@ impl AudioEmbedder {
     /// [`Error::Limits`] if the audio is longer than the configured maximum.
     pub fn embed_checked(&self, audio: &mut AudioBuffer, id: ContentId) -> Result<Option<bool>> {
         check_length(audio, &self.params)?;
+        if audio.duration_seconds() > SELF_CHECK_MAX_SECONDS {
+            self.engine.embed_coded(audio, &self.codec.encode(id), self.params.strength());
+            return Ok(None);
+        }
+        let original = audio.clone();
+        self.checked(&original, audio, id)
+    }
+
+    /// As [`embed_checked`](Self::embed_checked) on a copy of `original`, which is left as
+    /// it is: the marked audio and the self-check's finding. For callers that keep the
+    /// original anyway (to compare, to measure the SNR): the self-check re-marks from it, so
+    /// no second copy is made.
+    ///
+    /// # Errors
+    /// [`Error::Limits`] if the audio is longer than the configured maximum.
+    pub fn embed_copy(
+        &self,
+        original: &AudioBuffer,
+        id: ContentId,
+    ) -> Result<(AudioBuffer, Option<bool>)> {
+        check_length(original, &self.params)?;
+        let mut audio = original.clone();
+        let check = if original.duration_seconds() > SELF_CHECK_MAX_SECONDS {
+            self.engine.embed_coded(&mut audio, &self.codec.encode(id), self.params.strength());
+            None
+        } else {
+            self.checked(original, &mut audio, id)?
+        };
+        Ok((audio, check))
+    }
+
+    /// The self-checked embedding of `id` into `audio`, which holds the samples of
+    /// `original` on entry.
+    fn checked(
+        &self,
+        original: &AudioBuffer,
+        audio: &mut AudioBuffer,
+        id: ContentId,
+    ) -> Result<Option<bool>> {
         let coded = self.codec.encode(id);
         // Self-check: audio up to a few minutes is re-detected (one analysis at the nominal
         // scale; short clips also through the full detector) and, if its own host leaves the
@@ -548,11 +587,6 @@ impl AudioEmbedder {
         // (few block repeats to fold), MAX_BOOST_DB otherwise. Longer audio folds enough
         // blocks not to need it.
         let seconds = audio.duration_seconds();
-        if seconds > SELF_CHECK_MAX_SECONDS {
-            self.engine.embed_coded(audio, &coded, self.params.strength());
-            return Ok(None);
-        }
-        let original = audio.clone();
         let host = self.engine.analyze_host(audio);
         let short = seconds <= SHORT_SECONDS;
         let max_boost = if short { SHORT_MAX_BOOST_DB } else { MAX_BOOST_DB };
@@ -569,7 +603,7 @@ impl AudioEmbedder {
                 break stored;
             }
             boost += BOOST_STEP_DB;
-            audio.clone_from(&original);
+            audio.clone_from(original);
         };
         // Out of boost. The strongest mark may still decode with less margin than the check
         // asks for; the full detector says.
@@ -581,7 +615,7 @@ impl AudioEmbedder {
         // at the same strength usually decode (measured on the 3 s speech clip: 15/16 IDs
         // with informed gains alone, 16/16 with uniform gains as the fallback).
         for rounds in FALLBACK_ROUNDS {
-            audio.clone_from(&original);
+            audio.clone_from(original);
             let mut strength = self.params.strength_boosted(boost);
             strength.informed_rounds = rounds;
             self.engine.embed_planned(audio, &host, &coded, strength);

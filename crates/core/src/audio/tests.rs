@@ -68,6 +68,24 @@ fn embed_then_detect_recovers_id_with_high_snr() {
     assert_eq!(det.detect(&orig).unwrap().id(), None);
 }
 
+/// `embed_copy` leaves the original as it was and gives the samples and self-check finding
+/// `embed_checked` gives in place.
+#[test]
+fn embed_copy_matches_embed_checked_and_keeps_the_original() {
+    let key = WatermarkKey::from_bytes([9; 32]);
+    let id: ContentId = "0123456789abcdef".parse().unwrap();
+    let emb = AudioEmbedder::new(&key, AudioParams::default());
+    let orig = load("pcm16-44100-stereo-12s-drascula.wav");
+    let before = orig.clone();
+    let (copy, check) = emb.embed_copy(&orig, id).unwrap();
+    assert_eq!(orig, before);
+    let mut in_place = orig.clone();
+    assert_eq!(emb.embed_checked(&mut in_place, id).unwrap(), check);
+    assert_eq!(check, Some(true));
+    assert_eq!(copy, in_place);
+    assert_ne!(copy, orig);
+}
+
 #[test]
 fn stereo_music_at_higher_strength_round_trips_and_downmix_keeps_it() {
     // 12 s of music is short for 112 payload bits at the default strength (see README,
