@@ -557,7 +557,10 @@ pub fn encode_flac(audio: &AudioBuffer) -> Result<Vec<u8>> {
         SampleFormat::Int(b) if b <= 16 => 16,
         _ => 24,
     };
-    let ints: Vec<i32> = audio.samples().iter().map(|&s| quantize(s, bits)).collect();
+    let ints: Vec<i32> = {
+        use rayon::prelude::*;
+        audio.samples().par_iter().map(|&s| quantize(s, bits)).collect()
+    };
     let config = flacenc::config::Encoder::default()
         .into_verified()
         .map_err(|e| Error::encode("FLAC", format!("{e:?}")))?;
@@ -573,13 +576,23 @@ pub fn encode_flac(audio: &AudioBuffer) -> Result<Vec<u8>> {
         .rev()
         .find(|b| frames % b == 0 || frames % b >= 16)
         .unwrap_or(config.block_size);
-    for (number, chunk) in ints.chunks(block * channels).enumerate() {
-        let len = chunk.len() / channels;
-        let mut fb =
-            flacenc::source::FrameBuf::with_size(channels, len.max(16)).map_err(|e| err(&e))?;
-        fb.fill_interleaved(chunk).map_err(|e| err(&e))?;
-        let frame = flacenc::encode_fixed_size_frame(&config, &fb, number, stream.stream_info())
-            .map_err(|e| err(&e))?;
+    // Frames are independent (each is numbered and reads only the stream's fixed
+    // parameters), so they are encoded in parallel and added in order.
+    let info = stream.stream_info().clone();
+    let encoded: Vec<flacenc::component::Frame> = {
+        use rayon::prelude::*;
+        ints.par_chunks(block * channels)
+            .enumerate()
+            .map(|(number, chunk)| {
+                let len = chunk.len() / channels;
+                let mut fb = flacenc::source::FrameBuf::with_size(channels, len.max(16))
+                    .map_err(|e| err(&e))?;
+                fb.fill_interleaved(chunk).map_err(|e| err(&e))?;
+                flacenc::encode_fixed_size_frame(&config, &fb, number, &info).map_err(|e| err(&e))
+            })
+            .collect::<Result<_>>()?
+    };
+    for frame in encoded {
         stream.add_frame(frame);
     }
     let mut sink = flacenc::bitsink::ByteSink::new();
