@@ -80,7 +80,7 @@ impl Default for ImageParams {
         Self {
             strength: 1.0,
             max_false_positive: payload::DEFAULT_MAX_FALSE_POSITIVE,
-            max_attempts: 24,
+            max_attempts: 64,
         }
     }
 }
@@ -134,7 +134,9 @@ impl ImageParamsBuilder {
         self
     }
 
-    /// Most decoding attempts per image (sync hypotheses tried). Default 24; allowed 1..=256.
+    /// Most decoding attempts per image: sync hypotheses tried (at most 24) plus list-decoded
+    /// payload candidates, each checked against the tag. Default 64 (p ≤ 2.3e-13); allowed
+    /// 1..=256.
     /// The detector also never exceeds what the false-positive bound allows.
     #[must_use]
     pub const fn max_attempts(mut self, n: u32) -> Self {
@@ -280,6 +282,14 @@ impl std::fmt::Debug for ImageDetector {
 /// Decoding attempts spent on the refined lattice hypothesis.
 const REFINED_ATTEMPTS: usize = 4;
 
+/// Most decoding attempts spent on distinct sync hypotheses (plain Viterbi each); the rest of
+/// the attempt budget goes to list decoding.
+const SYNC_ATTEMPTS: usize = 24;
+
+/// Sync hypotheses (the best-correlated decoded ones) that get list decoding when no plain
+/// decision verified; they share the attempts left.
+const LIST_HYPOTHESES: usize = 2;
+
 /// Lattice hypotheses examined per image.
 const LATTICE_HYPOTHESES: usize = 3;
 
@@ -310,7 +320,8 @@ impl ImageDetector {
         })?;
         let res = lattice::residual(&luma, w, h);
         let mut bases = lattice::lattice_candidates(&res, w, h, LATTICE_HYPOTHESES);
-        let budget = self.params.attempts() as usize;
+        let total = self.params.attempts() as usize;
+        let budget = total.min(SYNC_ATTEMPTS);
         let all_d: Vec<usize> = (0..8).collect();
         let mut matched = Vec::with_capacity(bases.len() + 1);
         let mut cands: Vec<(usize, sync::SyncPeak)> = Vec::new();
@@ -324,6 +335,8 @@ impl ImageDetector {
 
         let mut best: Option<(payload::Decoded, usize, sync::SyncPeak)> = None;
         let mut attempts = 0u32;
+        // Every hypothesis decoded, with the correlation of its decision.
+        let mut tried: Vec<(f32, usize, sync::SyncPeak)> = Vec::new();
         let mut try_decode = |cands: &[(usize, sync::SyncPeak)],
                               matched: &[Vec<Vec<f32>>],
                               attempts: &mut u32| {
@@ -333,6 +346,7 @@ impl ImageDetector {
                 }
                 *attempts += 1;
                 let dec = self.decode_at(&matched[bi][peak.d], &peak);
+                tried.push((dec.correlation, bi, peak));
                 let better = best.as_ref().is_none_or(|(b, _, _)| dec.correlation > b.correlation);
                 if dec.tag_ok || better {
                     best = Some((dec, bi, peak));
@@ -360,7 +374,34 @@ impl ImageDetector {
             }
         }
         if !ok && cands.len() > 1 {
-            try_decode(&cands[1..], &matched, &mut attempts);
+            ok = try_decode(&cands[1..], &matched, &mut attempts);
+        }
+        // List decoding: the next most likely payloads of the best-correlated hypotheses, each
+        // checked against the tag and counted as one more attempt.
+        if !ok {
+            tried.sort_by(|a, b| b.0.total_cmp(&a.0));
+            tried.truncate(LIST_HYPOTHESES);
+            let n = tried.len();
+            for (i, &(_, bi, peak)) in tried.iter().enumerate() {
+                let left = total.saturating_sub(attempts as usize);
+                let share = left / (n - i);
+                if share == 0 {
+                    break;
+                }
+                let soft = self.soft_bits(&matched[bi][peak.d], &peak);
+                // Entry 0 is the plain Viterbi decision, already tried and counted.
+                for dec in self.codec.decode_list(&soft, share + 1).into_iter().skip(1) {
+                    attempts += 1;
+                    if dec.tag_ok {
+                        best = Some((dec, bi, peak));
+                        ok = true;
+                        break;
+                    }
+                }
+                if ok {
+                    break;
+                }
+            }
         }
         let p_value = payload::false_positive_probability(u64::from(attempts));
         let Some((dec, bi, peak)) = best else {
@@ -421,6 +462,12 @@ impl ImageDetector {
     }
 
     fn decode_at(&self, matched: &[f32], peak: &sync::SyncPeak) -> payload::Decoded {
+        self.codec.decode(&self.soft_bits(matched, peak))
+    }
+
+    /// The soft coded bits under one sync hypothesis (matched filter per chip, keyed signs
+    /// removed, the chips of each bit summed).
+    fn soft_bits(&self, matched: &[f32], peak: &sync::SyncPeak) -> Vec<f32> {
         let chips = sync::chips(matched, peak);
         let soft: Vec<f32> = self
             .layout
@@ -429,7 +476,7 @@ impl ImageDetector {
             .map(|cs| cs.iter().map(|&c| self.layout.pn[c] * chips[c]).sum())
             .collect();
         debug_assert_eq!(soft.len(), CODED_BITS);
-        self.codec.decode(&soft)
+        soft
     }
 
     /// Coordinate ascent on the four basis components, maximising the sync peak.

@@ -145,8 +145,9 @@ fn params_builder_validates_ranges() {
     assert!(ImageParams::builder().max_false_positive(1e-16).build().is_err(), "allows no attempt");
     let p = ImageParams::builder().strength(2.0).max_false_positive(1e-13).build().unwrap();
     assert_eq!(p.strength(), 2.0);
-    // 1e-13 * 2^48 = 28.1: the bound caps the default of 24 attempts only from below 24.
-    assert_eq!(p.attempts(), 24);
+    // 1e-13 * 2^48 = 28.1: the bound caps the default of 64 attempts at 28.
+    assert_eq!(p.attempts(), 28);
+    assert_eq!(ImageParams::default().attempts(), 64);
     let p = ImageParams::builder().max_false_positive(2e-14).build().unwrap();
     assert_eq!(p.attempts(), 5);
 }

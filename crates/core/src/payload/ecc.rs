@@ -107,3 +107,72 @@ pub fn decode(soft: &[f32], info_bits: usize) -> Vec<bool> {
     bits.truncate(info_bits);
     bits
 }
+
+/// List Viterbi decoding (the parallel list Viterbi algorithm): the `list` most likely input
+/// sequences of a terminated code, best first, all distinct (fewer when the trellis has fewer
+/// paths). The first is the ordinary Viterbi decision. Every state keeps its `list` best
+/// partial paths, so the cost grows linearly with `list`.
+///
+/// A caller that checks each returned sequence against a tag must count each as a separate
+/// decoding attempt in its false-positive bound.
+///
+/// # Panics
+/// If `soft.len() != coded_len(info_bits)`.
+#[must_use]
+pub fn decode_list(soft: &[f32], info_bits: usize, list: usize) -> Vec<Vec<bool>> {
+    assert_eq!(soft.len(), coded_len(info_bits), "wrong number of soft values");
+    let l = list.clamp(1, 1 << 16);
+    let steps = info_bits + K - 1;
+    let mut metric = vec![f32::NEG_INFINITY; STATES * l];
+    metric[0] = 0.0;
+    // back[t][ns * l + r] = predecessor state * l + predecessor rank.
+    let mut back = vec![0u32; steps * STATES * l];
+    let mut per: Vec<Vec<(f32, u32)>> = vec![Vec::with_capacity(2 * l); STATES];
+    for t in 0..steps {
+        let y = &soft[t * RATE_INV..(t + 1) * RATE_INV];
+        let choices = if t >= info_bits { 1 } else { 2 };
+        per.iter_mut().for_each(Vec::clear);
+        for s in 0..STATES {
+            for inp in 0..choices {
+                let o = outputs(s, inp == 1);
+                let bm: f32 =
+                    o.iter().zip(y).map(|(&bit, &v)| if bit { v } else { -v }).sum::<f32>();
+                let ns = next_state(s, inp == 1);
+                for r in 0..l {
+                    let m = metric[s * l + r];
+                    if m == f32::NEG_INFINITY {
+                        break;
+                    }
+                    #[allow(clippy::cast_possible_truncation, reason = "STATES * l < 2^23")]
+                    per[ns].push((m + bm, (s * l + r) as u32));
+                }
+            }
+        }
+        let mut next = vec![f32::NEG_INFINITY; STATES * l];
+        let row = &mut back[t * STATES * l..(t + 1) * STATES * l];
+        for (ns, c) in per.iter_mut().enumerate() {
+            c.sort_by(|a, b| b.0.total_cmp(&a.0));
+            for (r, &(m, from)) in c.iter().take(l).enumerate() {
+                next[ns * l + r] = m;
+                row[ns * l + r] = from;
+            }
+        }
+        metric = next;
+    }
+    let mut out = Vec::new();
+    for r in 0..l {
+        if metric[r] == f32::NEG_INFINITY {
+            break;
+        }
+        let mut bits = vec![false; steps];
+        let (mut state, mut rank) = (0usize, r);
+        for t in (0..steps).rev() {
+            bits[t] = (state >> (K - 2)) & 1 == 1;
+            let from = back[t * STATES * l + state * l + rank] as usize;
+            (state, rank) = (from / l, from % l);
+        }
+        bits.truncate(info_bits);
+        out.push(bits);
+    }
+    out
+}

@@ -143,14 +143,37 @@ impl PayloadCodec {
     /// If `soft.len() != CODED_BITS`.
     #[must_use]
     pub fn decode(&self, soft: &[f32]) -> Decoded {
+        let (soft, coded_soft) = self.prepare(soft);
+        self.finish(&ecc::decode(&coded_soft, INFO_BITS), &soft)
+    }
+
+    /// Like [`Self::decode`], but returns the `list` most likely distinct payloads (list
+    /// Viterbi), best first; the first is what [`Self::decode`] returns. Each entry is a
+    /// separate hypothesis: a caller must count every entry it checks as one attempt in the
+    /// false-positive bound.
+    ///
+    /// # Panics
+    /// If `soft.len() != CODED_BITS`.
+    #[must_use]
+    pub fn decode_list(&self, soft: &[f32], list: usize) -> Vec<Decoded> {
+        let (soft, coded_soft) = self.prepare(soft);
+        ecc::decode_list(&coded_soft, INFO_BITS, list)
+            .iter()
+            .map(|bits| self.finish(bits, &soft))
+            .collect()
+    }
+
+    /// Soft values with erasures for non-finite ones, and the same de-interleaved and
+    /// de-whitened for the decoder.
+    fn prepare(&self, soft: &[f32]) -> (Vec<f32>, Vec<f32>) {
         assert_eq!(soft.len(), CODED_BITS, "decode needs exactly CODED_BITS soft values");
-        // Non-finite values carry no information: treat them as erasures.
         let soft: Vec<f32> = soft.iter().map(|&v| if v.is_finite() { v } else { 0.0 }).collect();
-        // De-interleave and remove the whitening.
+        // Non-finite values carry no information: treat them as erasures. Then de-interleave
+        // and remove the whitening (encoding sent `c XOR w` as +1: with w set, a true `c`
+        // arrives negative).
         let coded_soft: Vec<f32> = (0..CODED_BITS)
             .map(|i| {
                 let v = soft[self.interleave[i]];
-                // Encoding sent `c XOR w` as +1: with w set, a true `c` arrives negative.
                 if self.whitening[i] {
                     -v
                 } else {
@@ -158,7 +181,11 @@ impl PayloadCodec {
                 }
             })
             .collect();
-        let bits = ecc::decode(&coded_soft, INFO_BITS);
+        (soft, coded_soft)
+    }
+
+    /// The payload of decoded info bits, its tag check and its agreement with `soft`.
+    fn finish(&self, bits: &[bool], soft: &[f32]) -> Decoded {
         let id = bits[..ID_BITS].iter().fold(0u64, |acc, &b| (acc << 1) | u64::from(b));
         let tag = bits[ID_BITS..].iter().fold(0u64, |acc, &b| (acc << 1) | u64::from(b));
         let id = ContentId::from_u64(id);
