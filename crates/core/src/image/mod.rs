@@ -23,8 +23,10 @@
 //!    correlated by FFT with the sync pattern under the eight symmetries of the square (which
 //!    covers mirror flips and 90° turns): the peak gives the cyclic translation.
 //! 4. The best few hypotheses are demodulated (matched filter per chip) and handed to the
-//!    soft-decision decoder. The ID is reported only when the keyed 48-bit tag verifies; the
-//!    false-positive bound counts every decoding attempted.
+//!    soft-decision decoder. When no decision verifies, the best-correlated hypotheses are
+//!    list-decoded (list Viterbi) and the next most likely payloads are checked too. The ID
+//!    is reported only when the keyed 48-bit tag verifies; the false-positive bound counts
+//!    every payload checked.
 //!
 //! ```
 //! use provmark_core::image::{ImageDetector, ImageEmbedder, ImageParams};

@@ -139,8 +139,7 @@ fn list_decoding_recovers_ids_that_plain_viterbi_misses() {
     let (mut plain, mut listed) = (0, 0);
     for trial in 0..60u64 {
         let id = ContentId::from_u64(trial.wrapping_mul(0x2545_F491_4F6C_DD1D));
-        let noisy: Vec<f32> =
-            c.encode(id).iter().map(|&x| x + 1.4 * gaussian(&mut rng)).collect();
+        let noisy: Vec<f32> = c.encode(id).iter().map(|&x| x + 1.4 * gaussian(&mut rng)).collect();
         let list = c.decode_list(&noisy, 32);
         assert_eq!(list[0], c.decode(&noisy));
         assert!(list.iter().filter_map(Decoded::verified).all(|v| v == id), "wrong ID verified");

@@ -229,7 +229,12 @@ fn diag_small() {
 /// PSNR (dB) of the RGB samples of `b` against `a` (8-bit scale).
 fn luma_psnr(a: &image::DynamicImage, b: &image::DynamicImage) -> f64 {
     let (a, b) = (a.to_rgb8(), b.to_rgb8());
-    let se: f64 = a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum();
+    let se: f64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum();
     let mse = se / a.as_raw().len() as f64;
     10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
 }
