@@ -127,7 +127,7 @@ pub fn decode_list(soft: &[f32], info_bits: usize, list: usize) -> Vec<Vec<bool>
     metric[0] = 0.0;
     // back[t][ns * l + r] = predecessor state * l + predecessor rank.
     let mut back = vec![0u32; steps * STATES * l];
-    let mut per: Vec<Vec<(f32, u32)>> = vec![Vec::with_capacity(2 * l); STATES];
+    let mut per: Vec<Vec<(f32, u32)>> = (0..STATES).map(|_| Vec::with_capacity(2 * l)).collect();
     for t in 0..steps {
         let y = &soft[t * RATE_INV..(t + 1) * RATE_INV];
         let choices = if t >= info_bits { 1 } else { 2 };
@@ -160,8 +160,8 @@ pub fn decode_list(soft: &[f32], info_bits: usize, list: usize) -> Vec<Vec<bool>
         metric = next;
     }
     let mut out = Vec::new();
-    for r in 0..l {
-        if metric[r] == f32::NEG_INFINITY {
+    for (r, &m) in metric[..l].iter().enumerate() {
+        if m == f32::NEG_INFINITY {
             break;
         }
         let mut bits = vec![false; steps];

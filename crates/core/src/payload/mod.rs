@@ -196,7 +196,7 @@ impl PayloadCodec {
             .zip(&expected)
             .filter(|(&s, &e)| s != 0.0 && (s > 0.0) != (e > 0.0))
             .count();
-        let correlation = spread::normalized_correlation(&soft, &expected);
+        let correlation = spread::normalized_correlation(soft, &expected);
         Decoded { id, tag_ok, bit_errors, correlation }
     }
 }
