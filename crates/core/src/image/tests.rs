@@ -52,8 +52,15 @@ fn another_key_finds_nothing_and_spends_its_budget() {
     ImageEmbedder::new(&key(1), params).embed(&mut img, ID).unwrap();
     let d = ImageDetector::new(&key(2), params).detect(&img).unwrap();
     assert_eq!(d.id, None);
-    assert!(d.attempts <= params.attempts());
+    // Sync hypotheses first, then list-decoded payloads fill the budget: every payload
+    // checked against the tag is counted in the bound.
+    assert_eq!(d.attempts, params.attempts(), "{d:?}");
+    assert_eq!(d.p_value, crate::payload::false_positive_probability(64));
     assert!(d.p_value <= 1e-12);
+    // A smaller budget is respected exactly.
+    let small = ImageParams::builder().max_attempts(30).build().unwrap();
+    let d = ImageDetector::new(&key(2), small).detect(&img).unwrap();
+    assert_eq!((d.id, d.attempts), (None, 30), "{d:?}");
 }
 
 #[test]
