@@ -149,7 +149,7 @@ fn open_reader(path: &Path) -> anyhow::Result<Option<AudioReader>> {
 /// A streamed output file, WAV or FLAC.
 enum StreamOut {
     Wav(WavStreamWriter<std::io::BufWriter<std::fs::File>>),
-    Flac(FlacStreamWriter<std::io::BufWriter<std::fs::File>>),
+    Flac(Box<FlacStreamWriter<std::io::BufWriter<std::fs::File>>>),
 }
 
 impl StreamOut {
@@ -163,7 +163,7 @@ impl StreamOut {
     fn finish(self) -> anyhow::Result<()> {
         let out = match self {
             Self::Wav(w) => w.finish()?,
-            Self::Flac(w) => w.finish()?,
+            Self::Flac(w) => (*w).finish()?,
         };
         out.into_inner().map_err(std::io::IntoInnerError::into_error)?;
         Ok(())
@@ -198,9 +198,9 @@ fn embed_streaming(
         let out = std::io::BufWriter::with_capacity(1 << 20, file);
         let shape = (spec.channels, spec.sample_rate, spec.format, frames);
         let mut writer = match format {
-            AudioFormat::Flac => {
-                StreamOut::Flac(FlacStreamWriter::new(out, shape.0, shape.1, shape.2, shape.3)?)
-            }
+            AudioFormat::Flac => StreamOut::Flac(Box::new(FlacStreamWriter::new(
+                out, shape.0, shape.1, shape.2, shape.3,
+            )?)),
             _ => StreamOut::Wav(WavStreamWriter::new(out, shape.0, shape.1, shape.2, shape.3)?),
         };
         // The originals of the samples not yet written back, for the SNR.
