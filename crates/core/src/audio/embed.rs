@@ -335,54 +335,83 @@ impl<'a> Marker<'a> {
     /// `window` holds the interleaved samples from absolute sample `base` on, unmarked from
     /// the first frame's start, and at least up to the last frame's end (or the signal's).
     pub(crate) fn mark(&mut self, window: &mut [f32], base: usize, first: usize, mult: &[f32]) {
-        let (hop, frame, channels) = (self.grid.hop, self.grid.frame, self.channels);
+        let (hop, frame, n) = (self.grid.hop, self.grid.frame, self.channels);
         let frames = mult.len() / SUBBANDS;
         let norm = 1.0 / frame as f32;
         let mut start = 0;
         while start < frames {
             let end = (start + CHUNK_FRAMES).min(frames);
-            self.deltas.resize((end - start) * frame, 0.0);
-            for c in 0..channels {
-                let (plans, bands) = (self.plans, &self.bands);
-                let source: &[f32] = window;
-                self.deltas.par_chunks_mut(frame).enumerate().for_each_init(
-                    || Scratch::new(plans),
-                    |s, (i, delta)| {
-                        let row = &mult[(start + i) * SUBBANDS..(start + i + 1) * SUBBANDS];
-                        let at = (first + start + i) * hop - base;
-                        s.analyze_strided(plans, source, at, channels, c);
-                        for (x, band) in s.spec.iter_mut().zip(bands) {
-                            *x *= match band {
-                                Some(k) => row[usize::from(*k)],
-                                None => 0.0,
+            let count = end - start;
+            // `deltas[(i·n + c)·frame..]`: the change of the batch's frame `i` on channel `c`,
+            // all computed from the unmarked samples before any is added.
+            self.deltas.resize(count * n * frame, 0.0);
+            let (plans, bands) = (self.plans, &self.bands);
+            let source: &[f32] = window;
+            self.deltas.par_chunks_mut(frame).enumerate().for_each_init(
+                || Scratch::new(plans),
+                |s, (k, delta)| {
+                    let (i, c) = (k / n, k % n);
+                    let row = &mult[(start + i) * SUBBANDS..(start + i + 1) * SUBBANDS];
+                    let at = (first + start + i) * hop - base;
+                    s.analyze_strided(plans, source, at, n, c);
+                    for (x, band) in s.spec.iter_mut().zip(bands) {
+                        *x *= match band {
+                            Some(k) => row[usize::from(*k)],
+                            None => 0.0,
+                        };
+                    }
+                    if let Some(first) = s.spec.first_mut() {
+                        first.im = 0.0;
+                    }
+                    if let Some(last) = s.spec.last_mut() {
+                        last.im = 0.0;
+                    }
+                    let _ =
+                        plans.inverse.process_with_scratch(&mut s.spec, &mut s.time, &mut s.inv);
+                    for ((d, v), w) in delta.iter_mut().zip(&s.time).zip(plans.window.iter()) {
+                        *d = v * w * norm;
+                    }
+                },
+            );
+            // Overlap-add, one hop-long block of the batch at a time, in parallel: block `j`
+            // gets the second half of frame `j − 1` (for the first block, what the previous
+            // batch left pending), then the first half of frame `j`, in that order (the
+            // order of adding frame after frame). The last frame's second half is pending.
+            let from = (first + start) * hop;
+            debug_assert!(self.pending.iter().all(Vec::is_empty) || self.pending_at == from);
+            let to = (from + count * hop).min(self.len);
+            if to > from {
+                let (deltas, pending) = (&self.deltas, &self.pending);
+                window[(from - base) * n..(to - base) * n]
+                    .par_chunks_mut(hop * n)
+                    .enumerate()
+                    .for_each(|(j, block)| {
+                        for c in 0..n {
+                            let prev = if j == 0 {
+                                &pending[c][..]
+                            } else {
+                                &deltas
+                                    [((j - 1) * n + c) * frame + hop..((j - 1) * n + c + 1) * frame]
                             };
+                            let cur = &deltas[(j * n + c) * frame..(j * n + c) * frame + hop];
+                            let out = block.iter_mut().skip(c).step_by(n);
+                            if prev.is_empty() {
+                                out.zip(cur).for_each(|(y, d)| *y += d);
+                            } else {
+                                out.zip(prev.iter().zip(cur)).for_each(|(y, (p, d))| {
+                                    *y += p;
+                                    *y += d;
+                                });
+                            }
                         }
-                        if let Some(first) = s.spec.first_mut() {
-                            first.im = 0.0;
-                        }
-                        if let Some(last) = s.spec.last_mut() {
-                            last.im = 0.0;
-                        }
-                        let _ = plans.inverse.process_with_scratch(
-                            &mut s.spec,
-                            &mut s.time,
-                            &mut s.inv,
-                        );
-                        for ((d, v), w) in delta.iter_mut().zip(&s.time).zip(plans.window.iter()) {
-                            *d = v * w * norm;
-                        }
-                    },
+                    });
+            }
+            let last = count - 1;
+            for (c, p) in self.pending.iter_mut().enumerate() {
+                p.clear();
+                p.extend_from_slice(
+                    &self.deltas[(last * n + c) * frame + hop..(last * n + c + 1) * frame],
                 );
-                // Every frame of the batch is analysed: the last batch's tail can go in.
-                let pending = std::mem::take(&mut self.pending[c]);
-                self.add(window, base, c, self.pending_at, &pending);
-                let last = end - start - 1;
-                for (i, delta) in self.deltas.chunks_exact(frame).enumerate() {
-                    let at = (first + start + i) * hop;
-                    let keep = if i == last { hop } else { frame };
-                    self.add(window, base, c, at, &delta[..keep]);
-                }
-                self.pending[c] = self.deltas[last * frame + hop..(last + 1) * frame].to_vec();
             }
             self.pending_at = (first + end) * hop;
             start = end;
