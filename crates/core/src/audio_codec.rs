@@ -107,6 +107,21 @@ impl DecodeLimits {
     }
 }
 
+/// Runs `f`, which drives symphonia, turning a panic inside it into [`Error::Decode`]:
+/// malformed input must give an error, and some of symphonia's checks are assertions (a WAV
+/// header with a sample rate of 0 panicked in its time base, found by fuzzing). The
+/// reader is not used again after such an error.
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::decode("audio", format!("the decoder rejected malformed data ({why})")))
+    })
+}
+
 fn sym_err(e: &SymError) -> Error {
     Error::decode("audio", format!("{e:?}"))
 }
@@ -167,6 +182,14 @@ impl AudioReader {
     /// [`Error::Decode`] for unknown or corrupt data, [`Error::Limits`] if the container
     /// states a length beyond `limits`.
     pub fn new(
+        source: Box<dyn symphonia::core::io::MediaSource>,
+        format: Option<AudioFormat>,
+        limits: &DecodeLimits,
+    ) -> Result<Self> {
+        guarded(|| Self::open(source, format, limits))
+    }
+
+    fn open(
         source: Box<dyn symphonia::core::io::MediaSource>,
         format: Option<AudioFormat>,
         limits: &DecodeLimits,
@@ -261,7 +284,7 @@ impl AudioReader {
         if let Some(first) = self.first.take() {
             return Ok(Some(first));
         }
-        self.decode_packet()
+        guarded(|| self.decode_packet())
     }
 
     fn decode_packet(&mut self) -> Result<Option<Vec<f32>>> {
@@ -357,6 +380,7 @@ impl crate::audio::SampleSource for AudioReader {
 /// `limits` allows, [`Error::Params`] for sample rates or channel counts outside what
 /// [`AudioBuffer`] accepts.
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<AudioBuffer> {
+    pcm::check_header(bytes)?;
     // Plain PCM/float WAV, the common case, is converted directly (the same samples).
     match pcm::PcmWav::parse(bytes) {
         Some(wav) => wav.decode(limits),

@@ -353,3 +353,23 @@ fn flac_stream_writer_matches_the_whole_encoder_in_any_chunks() {
     let tiny = AudioBuffer::new(vec![0.1; 63], 1, 8_000, SampleFormat::Int(16)).unwrap();
     assert!(matches!(encode_flac(&tiny), Err(Error::Encode { .. })), "63 frames: a clear error");
 }
+
+/// A WAV header stating a sample rate of 0 (found by fuzzing: symphonia panicked on it) is a
+/// clear decode error, from the whole-file decoder and from the packet reader alike.
+#[test]
+fn wav_with_sample_rate_zero_is_an_error_not_a_panic() {
+    let mut file = wav_file(false, 1, 16, &[0; 64], false, false);
+    file[24..28].copy_from_slice(&0u32.to_le_bytes());
+    let e = decode(&file, &DecodeLimits::default()).unwrap_err();
+    assert!(e.to_string().contains("sample rate of 0"), "{e}");
+    assert!(matches!(
+        AudioReader::from_bytes(&file, &DecodeLimits::default()),
+        Err(Error::Decode { .. })
+    ));
+    let mut no_channels = wav_file(false, 1, 16, &[0; 64], false, false);
+    no_channels[22..24].copy_from_slice(&0u16.to_le_bytes());
+    assert!(decode(&no_channels, &DecodeLimits::default())
+        .unwrap_err()
+        .to_string()
+        .contains("no channels"));
+}
