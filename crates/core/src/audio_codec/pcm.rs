@@ -73,7 +73,10 @@ impl<'a> PcmWav<'a> {
             (TAG_FLOAT, 32) => SampleFormat::Float,
             _ => return None,
         };
-        if channels == 0 || u32::from(block_align) != u32::from(channels) * u32::from(bits / 8) {
+        if channels == 0
+            || sample_rate == 0
+            || u32::from(block_align) != u32::from(channels) * u32::from(bits / 8)
+        {
             return None;
         }
         Some(Self { channels, sample_rate, format, data })
