@@ -180,6 +180,15 @@ fn long_audio_is_streamed_with_the_whole_buffer_result() {
         .unwrap();
     let expected = provmark_core::audio_codec::encode_wav(&whole).unwrap();
     assert!(fs::read(&out).unwrap() == expected, "streamed file differs from the whole-buffer one");
+    // FLAC output is streamed too, with the bytes of the whole-buffer encoder.
+    let flac = tmp.path().join("long-marked.flac");
+    let line = embed_then_detect(&home, &input, &flac);
+    assert_eq!(line["id"], "00c0ffee00c0ffee");
+    let expected = provmark_core::audio_codec::encode_flac(&whole).unwrap();
+    assert!(
+        fs::read(&flac).unwrap() == expected,
+        "streamed FLAC differs from the whole-buffer one"
+    );
     // A truncated recording (the header states more frames than the file holds) is marked
     // and found all the same, through the whole-file decoder.
     let truncated = tmp.path().join("truncated.wav");

@@ -8,7 +8,7 @@
 //! count and bit depth are kept.
 //!
 //! Audio longer than the embedder's self-check (2 minutes) whose container states its length
-//! is marked as a stream when the output is WAV: decoded a packet at a time, marked a segment
+//! is marked as a stream (WAV or FLAC output): decoded a packet at a time, marked a segment
 //! at a time and written as it goes, so memory stays at a few seconds of audio whatever the
 //! length (the same samples as marking the whole buffer).
 
@@ -18,7 +18,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use provmark_core::audio::{AudioDetector, AudioEmbedder, AudioParams, SELF_CHECK_MAX_SECONDS};
-use provmark_core::audio_codec::{self, AudioFormat, AudioReader, DecodeLimits, WavStreamWriter};
+use provmark_core::audio_codec::{
+    self, AudioFormat, AudioReader, DecodeLimits, FlacStreamWriter, WavStreamWriter,
+};
 use provmark_core::{ContentId, WatermarkKey};
 use serde::Serialize;
 
@@ -72,10 +74,8 @@ pub fn embed_audio(
             Some("flac") => AudioFormat::Flac,
             _ => AudioFormat::Wav,
         };
-    if format == AudioFormat::Wav {
-        if let Some(report) = embed_streaming(key, id, input, output, params.clone())? {
-            return Ok(report);
-        }
+    if let Some(report) = embed_streaming(key, id, input, (output, format), params.clone())? {
+        return Ok(report);
     }
     let original = read_audio(input)?;
     let (marked, _) = AudioEmbedder::new(key, params).embed_copy(&original, id)?;
@@ -146,13 +146,38 @@ fn open_reader(path: &Path) -> anyhow::Result<Option<AudioReader>> {
     Ok(AudioReader::new(Box::new(open()?), hint, &limits).ok())
 }
 
-/// Marks a long input as a stream into a WAV `output` (see the module notes). `None` if the
-/// input is not long or does not state its length: the caller then marks it whole.
+/// A streamed output file, WAV or FLAC.
+enum StreamOut {
+    Wav(WavStreamWriter<std::io::BufWriter<std::fs::File>>),
+    Flac(Box<FlacStreamWriter<std::io::BufWriter<std::fs::File>>>),
+}
+
+impl StreamOut {
+    fn write(&mut self, samples: &[f32]) -> provmark_core::Result<()> {
+        match self {
+            Self::Wav(w) => w.write(samples),
+            Self::Flac(w) => w.write(samples),
+        }
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        let out = match self {
+            Self::Wav(w) => w.finish()?,
+            Self::Flac(w) => (*w).finish()?,
+        };
+        out.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        Ok(())
+    }
+}
+
+/// Marks a long input as a stream into a WAV or FLAC `output` (see the module notes).
+/// `None` if the input is not long or does not state its length: the caller then marks it
+/// whole.
 fn embed_streaming(
     key: &WatermarkKey,
     id: ContentId,
     input: &Path,
-    output: &Path,
+    (output, format): (&Path, AudioFormat),
     params: AudioParams,
 ) -> anyhow::Result<Option<AudioEmbedReport>> {
     let Some(mut reader) = open_reader(input)? else { return Ok(None) };
@@ -170,13 +195,14 @@ fn embed_streaming(
     let result = (|| -> anyhow::Result<f64> {
         let file = std::fs::File::create(&tmp)
             .with_context(|| format!("cannot write `{}`", output.display()))?;
-        let mut writer = WavStreamWriter::new(
-            std::io::BufWriter::with_capacity(1 << 20, file),
-            spec.channels,
-            spec.sample_rate,
-            spec.format,
-            frames,
-        )?;
+        let out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let shape = (spec.channels, spec.sample_rate, spec.format, frames);
+        let mut writer = match format {
+            AudioFormat::Flac => StreamOut::Flac(Box::new(FlacStreamWriter::new(
+                out, shape.0, shape.1, shape.2, shape.3,
+            )?)),
+            _ => StreamOut::Wav(WavStreamWriter::new(out, shape.0, shape.1, shape.2, shape.3)?),
+        };
         // The originals of the samples not yet written back, for the SNR.
         let pending = std::cell::RefCell::new(VecDeque::<f32>::new());
         let (mut signal, mut noise) = (0.0f64, 0.0f64);
@@ -199,7 +225,7 @@ fn embed_streaming(
                 writer.write(marked)
             },
         )?;
-        writer.finish()?.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        writer.finish()?;
         Ok(if noise > 0.0 { 10.0 * (signal / noise).log10() } else { f64::INFINITY })
     })();
     let snr_db = match result {

@@ -107,6 +107,21 @@ impl DecodeLimits {
     }
 }
 
+/// Runs `f`, which drives symphonia, turning a panic inside it into [`Error::Decode`]:
+/// malformed input must give an error, and some of symphonia's checks are assertions (a WAV
+/// header with a sample rate of 0 panicked in its time base, found by fuzzing). The
+/// reader is not used again after such an error.
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::decode("audio", format!("the decoder rejected malformed data ({why})")))
+    })
+}
+
 fn sym_err(e: &SymError) -> Error {
     Error::decode("audio", format!("{e:?}"))
 }
@@ -167,6 +182,14 @@ impl AudioReader {
     /// [`Error::Decode`] for unknown or corrupt data, [`Error::Limits`] if the container
     /// states a length beyond `limits`.
     pub fn new(
+        source: Box<dyn symphonia::core::io::MediaSource>,
+        format: Option<AudioFormat>,
+        limits: &DecodeLimits,
+    ) -> Result<Self> {
+        guarded(|| Self::open(source, format, limits))
+    }
+
+    fn open(
         source: Box<dyn symphonia::core::io::MediaSource>,
         format: Option<AudioFormat>,
         limits: &DecodeLimits,
@@ -261,7 +284,7 @@ impl AudioReader {
         if let Some(first) = self.first.take() {
             return Ok(Some(first));
         }
-        self.decode_packet()
+        guarded(|| self.decode_packet())
     }
 
     fn decode_packet(&mut self) -> Result<Option<Vec<f32>>> {
@@ -357,6 +380,7 @@ impl crate::audio::SampleSource for AudioReader {
 /// `limits` allows, [`Error::Params`] for sample rates or channel counts outside what
 /// [`AudioBuffer`] accepts.
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<AudioBuffer> {
+    pcm::check_header(bytes)?;
     // Plain PCM/float WAV, the common case, is converted directly (the same samples).
     match pcm::PcmWav::parse(bytes) {
         Some(wav) => wav.decode(limits),
@@ -544,70 +568,6 @@ impl<W: std::io::Write> WavStreamWriter<W> {
     }
 }
 
-/// Encodes a FLAC file (16- or 24-bit: integer sources keep their depth up to 24 bits, float
-/// sources are written as 24-bit).
-///
-/// # Errors
-/// [`Error::Encode`] if the encoder rejects the stream.
-pub fn encode_flac(audio: &AudioBuffer) -> Result<Vec<u8>> {
-    use flacenc::component::BitRepr as _;
-    use flacenc::error::Verify as _;
-    use flacenc::source::Fill as _;
-    let bits: u16 = match audio.format() {
-        SampleFormat::Int(b) if b <= 16 => 16,
-        _ => 24,
-    };
-    let ints: Vec<i32> = {
-        use rayon::prelude::*;
-        audio.samples().par_iter().map(|&s| quantize(s, bits)).collect()
-    };
-    let config = flacenc::config::Encoder::default()
-        .into_verified()
-        .map_err(|e| Error::encode("FLAC", format!("{e:?}")))?;
-    let channels = usize::from(audio.channels());
-    let err = |e: &dyn std::fmt::Debug| Error::encode("FLAC", format!("{e:?}"));
-    let mut stream =
-        flacenc::component::Stream::new(audio.sample_rate() as usize, channels, usize::from(bits))
-            .map_err(|e| err(&e))?;
-    // Every frame but the last has the same block size, and the last keeps its true length
-    // (at least 16 samples, FLAC's minimum), so nothing is padded.
-    let frames = ints.len() / channels.max(1);
-    let block = (3800..=config.block_size.max(3800))
-        .rev()
-        .find(|b| frames % b == 0 || frames % b >= 16)
-        .unwrap_or(config.block_size);
-    // Frames are independent (each is numbered and reads only the stream's fixed
-    // parameters), so they are encoded in parallel and added in order.
-    let info = stream.stream_info().clone();
-    let encoded: Vec<flacenc::component::Frame> = {
-        use rayon::prelude::*;
-        ints.par_chunks(block * channels)
-            .enumerate()
-            .map(|(number, chunk)| {
-                let len = chunk.len() / channels;
-                let mut fb = flacenc::source::FrameBuf::with_size(channels, len.max(16))
-                    .map_err(|e| err(&e))?;
-                fb.fill_interleaved(chunk).map_err(|e| err(&e))?;
-                flacenc::encode_fixed_size_frame(&config, &fb, number, &info).map_err(|e| err(&e))
-            })
-            .collect::<Result<_>>()?
-    };
-    for frame in encoded {
-        stream.add_frame(frame);
-    }
-    let mut sink = flacenc::bitsink::ByteSink::new();
-    stream.write(&mut sink).map_err(|e| Error::encode("FLAC", format!("{e:?}")))?;
-    let mut out = sink.as_slice().to_vec();
-    // STREAMINFO's minimum block size excludes the last block (RFC 9639 §8.2); flacenc counts
-    // it, which makes frame-numbered decoders (symphonia) reject the stream. Set min = max.
-    if out.len() >= 12 && out.starts_with(b"fLaC") && out[4] & 0x7F == 0 {
-        let (min, max) = (8, 10);
-        let max_block = [out[max], out[max + 1]];
-        out[min..min + 2].copy_from_slice(&max_block);
-    }
-    Ok(out)
-}
-
 /// Encodes to `format` (WAV or FLAC).
 ///
 /// # Errors
@@ -624,6 +584,9 @@ pub fn encode(audio: &AudioBuffer, format: AudioFormat) -> Result<Vec<u8>> {
     }
 }
 
+mod flac;
 mod pcm;
+
+pub use flac::{encode_flac, FlacStreamWriter};
 #[cfg(test)]
 mod tests;

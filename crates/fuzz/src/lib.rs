@@ -21,8 +21,9 @@ pub struct Target {
 }
 
 /// All targets.
-pub const TARGETS: [Target; 4] = [
+pub const TARGETS: [Target; 5] = [
     Target { name: "reader", run: reader_target },
+    Target { name: "audio", run: audio_target },
     Target { name: "container", run: container_target },
     Target { name: "xmp", run: xmp_target },
     Target { name: "label", run: label_target },
@@ -70,6 +71,31 @@ pub fn reader_target(data: &[u8]) -> String {
         v.label.status,
         v.producer.map(|p| p.signature)
     )
+}
+
+/// Audio decoders (the direct WAV reader and symphonia) on arbitrary bytes, with small
+/// limits: an error is fine, a panic or a malformed buffer is not; what decodes must encode
+/// and decode back to the same shape.
+pub fn audio_target(data: &[u8]) -> String {
+    use provmark_core::audio_codec::{self, DecodeLimits};
+    let mut limits = DecodeLimits::with_max_seconds(30.0);
+    limits.max_samples = 1 << 20;
+    match audio_codec::decode(data, &limits) {
+        Ok(a) => {
+            let n = usize::from(a.channels());
+            assert!(n > 0 && a.samples().len() % n == 0, "ragged buffer");
+            assert!(a.samples().iter().all(|s| s.is_finite()), "non-finite sample");
+            let wav = audio_codec::encode_wav(&a).unwrap_or_else(|e| panic!("encode: {e}"));
+            let back = audio_codec::decode(&wav, &limits).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                (back.channels(), back.sample_rate(), back.frames()),
+                (a.channels(), a.sample_rate(), a.frames()),
+                "WAV round trip changed the shape"
+            );
+            format!("ok|{}|{}|{}", a.channels(), a.sample_rate(), a.frames())
+        }
+        Err(e) => format!("err|{}", e.to_string().len()),
+    }
 }
 
 /// Container reader, media hash, verifier, writer and propagator on arbitrary bytes.

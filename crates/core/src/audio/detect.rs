@@ -110,6 +110,59 @@ impl Spectra {
         Self { hops, stride, prefix, total }
     }
 
+    /// As [`compute`](Self::compute) for the mix of the `channels` (1 or 2) interleaved
+    /// channels of `samples`, from each channel's own spectrum (the mix's spectrum is their
+    /// average), keeping each channel's bins `band` of every hop in `keep`
+    /// (`keep[(hop · channels + c) · band.len()..]`): the marker then needs no forward
+    /// transform of its own.
+    #[allow(clippy::too_many_arguments, reason = "the signal, the segment and the kept band")]
+    pub(crate) fn compute_channels(
+        grid: &Grid,
+        plans: &Plans,
+        (samples, channels): (&[f32], usize),
+        first_hop: usize,
+        hops: usize,
+        max_bin: usize,
+        (band, keep): (std::ops::Range<usize>, &mut [realfft::num_complex::Complex32]),
+    ) -> Self {
+        debug_assert!((1..=2).contains(&channels));
+        let stride = max_bin + 2;
+        let width = band.len();
+        let mut prefix = vec![0.0f32; hops * stride];
+        let mut total = vec![0.0f32; hops];
+        prefix
+            .par_chunks_mut(stride)
+            .zip(total.par_iter_mut())
+            .zip(keep.par_chunks_mut(channels * width))
+            .enumerate()
+            .for_each_init(
+                || (Scratch::new(plans), Vec::new()),
+                |(s, mix), (i, ((row, tot), kept))| {
+                    let at = (first_hop + i) * grid.hop;
+                    s.analyze_strided(plans, samples, at, channels, 0);
+                    kept[..width].copy_from_slice(&s.spec[band.clone()]);
+                    if channels == 2 {
+                        mix.clone_from(&s.spec);
+                        s.analyze_strided(plans, samples, at, channels, 1);
+                        kept[width..].copy_from_slice(&s.spec[band.clone()]);
+                        for (m, x) in mix.iter_mut().zip(&s.spec) {
+                            *m = (*m + x) * 0.5;
+                        }
+                    } else {
+                        mix.clone_from(&s.spec);
+                    }
+                    let mut acc = 0.0f64;
+                    row[0] = 0.0;
+                    for b in 0..=max_bin {
+                        acc += f64::from(mix.get(b).map_or(0.0, |c| c.norm_sqr()));
+                        row[b + 1] = acc as f32;
+                    }
+                    *tot = mix.iter().map(|c| c.norm_sqr()).sum();
+                },
+            );
+        Self { hops, stride, prefix, total }
+    }
+
     /// Power between fractional bin positions `lo` and `hi` (bin `i` spans `[i-0.5, i+0.5)`).
     fn band(&self, hop: usize, lo: f64, hi: f64) -> f32 {
         let row = &self.prefix[hop * self.stride..(hop + 1) * self.stride];

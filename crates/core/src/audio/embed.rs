@@ -14,6 +14,7 @@
 //!    and added, so the host passes through untouched outside the band.
 
 use rayon::prelude::*;
+use realfft::num_complex::Complex32;
 
 use super::detect::{self, Spectra};
 use super::layout::{Grid, Layout, Role, BLOCK_SYMBOLS, HOPS_PER_SYMBOL, SUBBANDS};
@@ -53,6 +54,43 @@ pub(crate) struct Host {
     frames: usize,
     eff: [f32; SUBBANDS],
     segments: Vec<HostSegment>,
+    /// Each channel's spectrum in the marked band, for audio of one or two channels (the
+    /// marker then transforms only back; more channels are analysed as their mix and the
+    /// marker transforms each itself, which holds less).
+    bands: Option<BandSpectra>,
+}
+
+/// Each channel's FFT bins in the band the mark changes, for a run of hops, as analysed from
+/// the unmarked samples.
+pub(crate) struct BandSpectra {
+    /// First hop held.
+    first: usize,
+    channels: usize,
+    bins: std::ops::Range<usize>,
+    data: Vec<Complex32>,
+}
+
+impl BandSpectra {
+    fn new(grid: &Grid, first: usize, hops: usize, channels: usize) -> Self {
+        let bins = mark_bins(grid);
+        let data = vec![Complex32::new(0.0, 0.0); hops * channels * bins.len()];
+        Self { first, channels, bins, data }
+    }
+
+    /// Channel `c`'s bins at absolute hop `hop`.
+    fn at(&self, hop: usize, c: usize) -> &[Complex32] {
+        let w = self.bins.len();
+        let i = ((hop - self.first) * self.channels + c) * w;
+        &self.data[i..i + w]
+    }
+}
+
+/// The FFT bins the mark changes (those inside a sub-band).
+fn mark_bins(grid: &Grid) -> std::ops::Range<usize> {
+    let bands = grid.bin_bands();
+    let lo = bands.iter().position(Option::is_some).unwrap_or(0);
+    let hi = bands.iter().rposition(Option::is_some).map_or(lo, |i| i + 1);
+    lo..hi
 }
 
 struct HostSegment {
@@ -62,18 +100,61 @@ struct HostSegment {
 }
 
 impl Host {
-    /// Analyses `reference` (the channel mix) for a signal of `frames` hops.
-    pub(crate) fn analyze(grid: &Grid, plans: &Plans, reference: &[f32], frames: usize) -> Self {
+    /// Analyses the mix of the `channels` interleaved channels of `samples`, a signal of
+    /// `frames` hops.
+    pub(crate) fn analyze(
+        grid: &Grid,
+        plans: &Plans,
+        (samples, channels): (&[f32], usize),
+        frames: usize,
+    ) -> Self {
         let max_bin = plan_max_bin(grid);
-        let segments = detect::segments(frames)
-            .par_iter()
-            .map(|&(first, hops)| {
-                let spectra = Spectra::compute(grid, plans, reference, first, hops, max_bin);
+        let segments = detect::segments(frames);
+        let eff = grid.efficiency();
+        if channels > 2 {
+            let mono = super::buffer::mix(samples, channels);
+            let segments = segments
+                .par_iter()
+                .map(|&(first, hops)| {
+                    let spectra = Spectra::compute(grid, plans, &mono, first, hops, max_bin);
+                    let energy = detect::band_energies(&spectra, grid, 1.0);
+                    HostSegment { first, energy, totals: spectra.total }
+                })
+                .collect();
+            return Self { frames, eff, segments, bands: None };
+        }
+        let mut bands = BandSpectra::new(grid, 0, frames, channels);
+        let bins = bands.bins.clone();
+        let per_hop = channels * bins.len();
+        let mut rest: &mut [Complex32] = &mut bands.data;
+        let mut parts = Vec::with_capacity(segments.len());
+        for &(first, hops) in &segments {
+            let (keep, tail) = rest.split_at_mut(hops * per_hop);
+            parts.push((first, hops, keep));
+            rest = tail;
+        }
+        let segments = parts
+            .into_par_iter()
+            .map(|(first, hops, keep)| {
+                let spectra = Spectra::compute_channels(
+                    grid,
+                    plans,
+                    (samples, channels),
+                    first,
+                    hops,
+                    max_bin,
+                    (bins.clone(), keep),
+                );
                 let energy = detect::band_energies(&spectra, grid, 1.0);
                 HostSegment { first, energy, totals: spectra.total }
             })
             .collect();
-        Self { frames, eff: grid.efficiency(), segments }
+        Self { frames, eff, segments, bands: Some(bands) }
+    }
+
+    /// The channels' band spectra, if kept (see [`Marker::mark`]).
+    pub(crate) fn bands(&self) -> Option<&BandSpectra> {
+        self.bands.as_ref()
     }
 }
 
@@ -120,12 +201,29 @@ pub(crate) fn embed_stream(
             let room = (len - base) * n - window.len();
             window.extend_from_slice(&chunk[..chunk.len().min(room)]);
         }
-        // The segment's frames, unmarked (the previous segment's last change is pending).
-        let mono = super::buffer::mix(&window[(first * hop - base) * n..(need - base) * n], n);
-        let spectra = Spectra::compute(grid, plans, &mono, 0, hops, max_bin);
+        // The segment's frames, unmarked (the previous segment's last change is pending),
+        // analysed as `Host::analyze` does.
+        let seg = &window[(first * hop - base) * n..(need - base) * n];
+        let (spectra, bands) = if n <= 2 {
+            let mut bands = BandSpectra::new(grid, first, hops, n);
+            let bins = bands.bins.clone();
+            let spectra = Spectra::compute_channels(
+                grid,
+                plans,
+                (seg, n),
+                0,
+                hops,
+                max_bin,
+                (bins, &mut bands.data),
+            );
+            (spectra, Some(bands))
+        } else {
+            let mono = super::buffer::mix(seg, n);
+            (Spectra::compute(grid, plans, &mono, 0, hops, max_bin), None)
+        };
         let energy = detect::band_energies(&spectra, grid, 1.0);
         let mult = plan_segment(layout, coded, strength, first, &energy, &spectra.total, &eff);
-        marker.mark(&mut window, base, first, &mult);
+        marker.mark(&mut window, base, first, &mult, bands.as_ref());
         let settled = marker.settled().min(len);
         let done = (settled - base) * n;
         write(&window[..done])?;
@@ -334,55 +432,101 @@ impl<'a> Marker<'a> {
     /// Marks the frames `first..first + mult.len() / SUBBANDS` with the plan rows `mult`.
     /// `window` holds the interleaved samples from absolute sample `base` on, unmarked from
     /// the first frame's start, and at least up to the last frame's end (or the signal's).
-    pub(crate) fn mark(&mut self, window: &mut [f32], base: usize, first: usize, mult: &[f32]) {
-        let (hop, frame, channels) = (self.grid.hop, self.grid.frame, self.channels);
+    ///
+    /// `bands`, if given, holds every channel's band spectrum of these frames as analysed
+    /// from the unmarked samples (by [`Host::analyze`]); the frames are then not transformed
+    /// again, and the result is the same.
+    pub(crate) fn mark(
+        &mut self,
+        window: &mut [f32],
+        base: usize,
+        first: usize,
+        mult: &[f32],
+        bands: Option<&BandSpectra>,
+    ) {
+        let (hop, frame, n) = (self.grid.hop, self.grid.frame, self.channels);
         let frames = mult.len() / SUBBANDS;
         let norm = 1.0 / frame as f32;
         let mut start = 0;
         while start < frames {
             let end = (start + CHUNK_FRAMES).min(frames);
-            self.deltas.resize((end - start) * frame, 0.0);
-            for c in 0..channels {
-                let (plans, bands) = (self.plans, &self.bands);
-                let source: &[f32] = window;
-                self.deltas.par_chunks_mut(frame).enumerate().for_each_init(
-                    || Scratch::new(plans),
-                    |s, (i, delta)| {
-                        let row = &mult[(start + i) * SUBBANDS..(start + i + 1) * SUBBANDS];
-                        let at = (first + start + i) * hop - base;
-                        s.analyze_strided(plans, source, at, channels, c);
-                        for (x, band) in s.spec.iter_mut().zip(bands) {
-                            *x *= match band {
-                                Some(k) => row[usize::from(*k)],
-                                None => 0.0,
+            let count = end - start;
+            // `deltas[(i·n + c)·frame..]`: the change of the batch's frame `i` on channel `c`,
+            // all computed from the unmarked samples before any is added.
+            self.deltas.resize(count * n * frame, 0.0);
+            let (plans, bin_bands, kept) = (self.plans, &self.bands, bands);
+            let source: &[f32] = window;
+            self.deltas.par_chunks_mut(frame).enumerate().for_each_init(
+                || Scratch::new(plans),
+                |s, (k, delta)| {
+                    let (i, c) = (k / n, k % n);
+                    let row = &mult[(start + i) * SUBBANDS..(start + i + 1) * SUBBANDS];
+                    let hop_index = first + start + i;
+                    match kept {
+                        Some(b) => {
+                            s.spec.iter_mut().for_each(|x| *x = Complex32::new(0.0, 0.0));
+                            s.spec[b.bins.clone()].copy_from_slice(b.at(hop_index, c));
+                        }
+                        None => s.analyze_strided(plans, source, hop_index * hop - base, n, c),
+                    }
+                    for (x, band) in s.spec.iter_mut().zip(bin_bands) {
+                        *x *= match band {
+                            Some(k) => row[usize::from(*k)],
+                            None => 0.0,
+                        };
+                    }
+                    if let Some(first) = s.spec.first_mut() {
+                        first.im = 0.0;
+                    }
+                    if let Some(last) = s.spec.last_mut() {
+                        last.im = 0.0;
+                    }
+                    let _ =
+                        plans.inverse.process_with_scratch(&mut s.spec, &mut s.time, &mut s.inv);
+                    for ((d, v), w) in delta.iter_mut().zip(&s.time).zip(plans.window.iter()) {
+                        *d = v * w * norm;
+                    }
+                },
+            );
+            // Overlap-add, one hop-long block of the batch at a time, in parallel: block `j`
+            // gets the second half of frame `j − 1` (for the first block, what the previous
+            // batch left pending), then the first half of frame `j`, in that order (the
+            // order of adding frame after frame). The last frame's second half is pending.
+            let from = (first + start) * hop;
+            debug_assert!(self.pending.iter().all(Vec::is_empty) || self.pending_at == from);
+            let to = (from + count * hop).min(self.len);
+            if to > from {
+                let (deltas, pending) = (&self.deltas, &self.pending);
+                window[(from - base) * n..(to - base) * n]
+                    .par_chunks_mut(hop * n)
+                    .enumerate()
+                    .for_each(|(j, block)| {
+                        for c in 0..n {
+                            let prev = if j == 0 {
+                                &pending[c][..]
+                            } else {
+                                &deltas
+                                    [((j - 1) * n + c) * frame + hop..((j - 1) * n + c + 1) * frame]
                             };
+                            let cur = &deltas[(j * n + c) * frame..(j * n + c) * frame + hop];
+                            let out = block.iter_mut().skip(c).step_by(n);
+                            if prev.is_empty() {
+                                out.zip(cur).for_each(|(y, d)| *y += d);
+                            } else {
+                                out.zip(prev.iter().zip(cur)).for_each(|(y, (p, d))| {
+                                    *y += p;
+                                    *y += d;
+                                });
+                            }
                         }
-                        if let Some(first) = s.spec.first_mut() {
-                            first.im = 0.0;
-                        }
-                        if let Some(last) = s.spec.last_mut() {
-                            last.im = 0.0;
-                        }
-                        let _ = plans.inverse.process_with_scratch(
-                            &mut s.spec,
-                            &mut s.time,
-                            &mut s.inv,
-                        );
-                        for ((d, v), w) in delta.iter_mut().zip(&s.time).zip(plans.window.iter()) {
-                            *d = v * w * norm;
-                        }
-                    },
+                    });
+            }
+            let last = count - 1;
+            for (c, p) in self.pending.iter_mut().enumerate() {
+                p.clear();
+                p.extend_from_slice(
+                    &self.deltas[(last * n + c) * frame + hop..(last * n + c + 1) * frame],
                 );
-                // Every frame of the batch is analysed: the last batch's tail can go in.
-                let pending = std::mem::take(&mut self.pending[c]);
-                self.add(window, base, c, self.pending_at, &pending);
-                let last = end - start - 1;
-                for (i, delta) in self.deltas.chunks_exact(frame).enumerate() {
-                    let at = (first + start + i) * hop;
-                    let keep = if i == last { hop } else { frame };
-                    self.add(window, base, c, at, &delta[..keep]);
-                }
-                self.pending[c] = self.deltas[last * frame + hop..(last + 1) * frame].to_vec();
             }
             self.pending_at = (first + end) * hop;
             start = end;

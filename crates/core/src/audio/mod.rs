@@ -110,12 +110,14 @@ impl Engine {
         self.embed_planned(audio, &host, coded, strength);
     }
 
-    /// The analysis of `audio`'s channel mix that planning needs (independent of strength).
+    /// The analysis of `audio`'s channel mix that planning needs (independent of strength),
+    /// made from the unmarked samples: `embed_planned` must be given them.
     pub(crate) fn analyze_host(&self, audio: &AudioBuffer) -> embed::Host {
         let grid = Grid::new(audio.sample_rate());
         let plans = self.plans.get(grid.frame);
-        let mono = audio.mono();
-        embed::Host::analyze(&grid, &plans, &mono, mono.len().div_ceil(grid.hop))
+        let channels = usize::from(audio.channels());
+        let frames = audio.frames().div_ceil(grid.hop);
+        embed::Host::analyze(&grid, &plans, (audio.samples(), channels), frames)
     }
 
     /// Embeds `coded` into every channel of `audio`, whose mix `host` analysed.
@@ -133,7 +135,7 @@ impl Engine {
         let len = audio.frames();
         // In place on the interleaved samples: no de-interleaved copies.
         let mut marker = embed::Marker::new(&grid, &plans, channels, len);
-        marker.mark(audio.samples_mut(), 0, 0, &plan.mult);
+        marker.mark(audio.samples_mut(), 0, 0, &plan.mult, host.bands());
         marker.finish(audio.samples_mut(), 0);
     }
 

@@ -238,11 +238,11 @@ fn diag_response() {
     let hops = (mono.len() / grid.hop).min(360);
     let frames = mono.len().div_ceil(grid.hop);
     let st = params.strength();
-    let host = embed::Host::analyze(&grid, &plans, &mono, frames);
+    let host = embed::Host::analyze(&grid, &plans, (&mono, 1), frames);
     let plan = embed::plan(&host, &emb.engine.layout, &coded, st);
     let mut marked = mono.to_vec();
     let mut marker = embed::Marker::new(&grid, &plans, 1, marked.len());
-    marker.mark(&mut marked, 0, 0, &plan.mult);
+    marker.mark(&mut marked, 0, 0, &plan.mult, host.bands());
     marker.finish(&mut marked, 0);
     let sp_h = detect::Spectra::compute(&grid, &plans, &mono, 0, hops, grid.frame / 2);
     let sp_m = detect::Spectra::compute(&grid, &plans, &marked, 0, hops, grid.frame / 2);
@@ -379,15 +379,15 @@ fn diag_phase_times() {
     let mono_t = t.elapsed();
     let frames = mono.len().div_ceil(grid.hop);
     let t = Instant::now();
-    let host = embed::Host::analyze(&grid, &plans, &mono, frames);
+    let channels = usize::from(audio.channels());
+    let host = embed::Host::analyze(&grid, &plans, (audio.samples(), channels), frames);
     let analyze_t = t.elapsed();
     let t = Instant::now();
     let plan = embed::plan(&host, &emb.engine.layout, &coded, params.strength());
     let plan_t = t.elapsed();
     let t = Instant::now();
-    let channels = usize::from(audio.channels());
     let mut marker = embed::Marker::new(&grid, &plans, channels, audio.frames());
-    marker.mark(audio.samples_mut(), 0, 0, &plan.mult);
+    marker.mark(audio.samples_mut(), 0, 0, &plan.mult, host.bands());
     marker.finish(audio.samples_mut(), 0);
     let apply_t = t.elapsed();
     let t = Instant::now();
@@ -649,4 +649,55 @@ fn diag_attacked() {
     }
     eprintln!("TOTAL {found_n}/{total}");
     panic!("diagnostic");
+}
+
+/// Lean diagnostic: detection and top-candidate raw bit errors per attacked file.
+#[test]
+#[ignore = "diagnostic on local harness files"]
+fn diag_lean() {
+    let root = std::env::var("DIAG_ROOT").unwrap();
+    let key = WatermarkKey::from_hex(&std::env::var("DIAG_KEY").unwrap()).unwrap();
+    let ids: Vec<(String, ContentId)> = std::fs::read_to_string(std::env::var("DIAG_IDS").unwrap())
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next().unwrap().to_string(), it.next().unwrap().parse().unwrap())
+        })
+        .collect();
+    let params = AudioParams::default();
+    let det = AudioDetector::new(&key, params.clone());
+    let mut dirs: Vec<(String, std::path::PathBuf)> =
+        vec![("none".into(), std::path::Path::new(&root).join("marked"))];
+    let mut v: Vec<_> = std::fs::read_dir(std::path::Path::new(&root).join("attacked"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    v.sort();
+    dirs.extend(v);
+    let (mut found_n, mut total, mut ber_sum) = (0, 0, 0.0);
+    for (attack, dir) in dirs {
+        let (mut found_a, mut bers) = (0, String::new());
+        for (clip, id) in &ids {
+            let path = dir.join(clip);
+            if !path.exists() {
+                continue;
+            }
+            let audio = decode_file(path.to_str().unwrap());
+            let coded = det.codec.encode(*id);
+            let r = det.detect(&audio).unwrap();
+            assert!(r.id().is_none() || r.id() == Some(*id), "false ID");
+            let ok = r.id() == Some(*id);
+            let c = det.engine.candidates(&audio, &det.search, params.strength(), 1);
+            let b = c.first().map_or(0.5, |c| ber_of(c, &coded));
+            ber_sum += b;
+            bers += &format!(" {}{:.3}", if ok { "+" } else { "-" }, b);
+            total += 1;
+            found_a += usize::from(ok);
+        }
+        found_n += found_a;
+        eprintln!("{attack:18} {found_a} {bers}");
+    }
+    eprintln!("TOTAL {found_n}/{total} mean top BER {:.4}", ber_sum / f64::from(total));
 }

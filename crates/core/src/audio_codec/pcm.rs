@@ -73,7 +73,10 @@ impl<'a> PcmWav<'a> {
             (TAG_FLOAT, 32) => SampleFormat::Float,
             _ => return None,
         };
-        if channels == 0 || u32::from(block_align) != u32::from(channels) * u32::from(bits / 8) {
+        if channels == 0
+            || sample_rate == 0
+            || u32::from(block_align) != u32::from(channels) * u32::from(bits / 8)
+        {
             return None;
         }
         Some(Self { channels, sample_rate, format, data })
@@ -131,6 +134,45 @@ impl<'a> PcmWav<'a> {
             .for_each(|(out, bytes)| convert(format, bytes, out));
         AudioBuffer::new(samples, self.channels, self.sample_rate, self.format)
     }
+}
+
+/// Rejects a RIFF/WAVE file whose `fmt ` chunk states no channels, a sample rate of 0 or
+/// a block alignment of 0 (which no decoder can use, and which made symphonia panic) with a
+/// clear error; anything else passes.
+///
+/// # Errors
+/// [`Error::Decode`] naming the bad field.
+pub(super) fn check_header(bytes: &[u8]) -> Result<()> {
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return Ok(());
+    }
+    let mut at = 12usize;
+    while at + 8 <= bytes.len() {
+        let size = usize::try_from(u32_le(&bytes[at + 4..at + 8])).unwrap_or(usize::MAX);
+        if &bytes[at..at + 4] == b"fmt " {
+            let body = &bytes[at + 8..bytes.len().min((at + 8).saturating_add(size))];
+            if body.len() >= 16 {
+                let bad = if u16_le(&body[2..4]) == 0 {
+                    Some("no channels")
+                } else if u32_le(&body[4..8]) == 0 {
+                    Some("a sample rate of 0")
+                } else if u16_le(&body[12..14]) == 0 {
+                    Some("a block alignment of 0")
+                } else {
+                    None
+                };
+                if let Some(bad) = bad {
+                    return Err(Error::decode("WAV", format!("the format chunk states {bad}")));
+                }
+            }
+            return Ok(());
+        }
+        match (at + 8).checked_add(size).and_then(|e| e.checked_add(size & 1)) {
+            Some(next) => at = next,
+            None => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// The fields of a `fmt ` chunk: format tag (an extensible file's sub-format), channels,

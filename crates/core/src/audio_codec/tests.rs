@@ -301,3 +301,75 @@ fn direct_pcm_reader_matches_symphonia_bit_for_bit() {
     let limits = DecodeLimits { max_samples: 1000, ..DecodeLimits::default() };
     assert!(matches!(decode(&long, &limits), Err(Error::Limits { what: "audio samples", .. })));
 }
+
+/// The FLAC stream writer gives the bytes of the whole-buffer encoder however the samples
+/// are split (chunks shorter and longer than a block, not frame-aligned), decodes back to the
+/// stored samples, and refuses a stream shorter or longer than announced.
+#[test]
+fn flac_stream_writer_matches_the_whole_encoder_in_any_chunks() {
+    for (channels, format, frames) in [
+        (1u16, SampleFormat::Int(16), 20_011usize),
+        (2, SampleFormat::Int(24), 9_000),
+        (3, SampleFormat::Float, 4_100),
+        // 2 × 4096 + 30: a last block of 30 frames, below the encoder's 64, must not be chosen.
+        (1, SampleFormat::Int(16), 8_222),
+        (1, SampleFormat::Int(16), 64),
+    ] {
+        let n = frames * usize::from(channels);
+        let samples: Vec<f32> = (0..n).map(|i| 0.6 * ((i as f32) * 0.013).sin()).collect();
+        let audio = AudioBuffer::new(samples, channels, 22_050, format).unwrap();
+        let whole = encode_flac(&audio).unwrap();
+        for piece in [1usize, 1_000, 5_003, n] {
+            let mut w = FlacStreamWriter::new(
+                Cursor::new(Vec::new()),
+                channels,
+                22_050,
+                format,
+                frames as u64,
+            )
+            .unwrap();
+            for chunk in audio.samples().chunks(piece) {
+                w.write(chunk).unwrap();
+            }
+            assert_eq!(w.finish().unwrap().into_inner(), whole, "{channels} ch, pieces of {piece}");
+        }
+        {
+            let back = decode(&whole, &DecodeLimits::default()).unwrap();
+            assert_eq!(back.frames(), frames);
+            let bits = if format == SampleFormat::Int(16) { 16 } else { 24 };
+            let stored = audio.samples().iter().map(|&s| quantize(s, bits) as f32);
+            let scale = 1.0 / (1u32 << (bits - 1)) as f32;
+            assert!(back.samples().iter().zip(stored).all(|(b, s)| (b - s * scale).abs() < 1e-9));
+        }
+        let mut short =
+            FlacStreamWriter::new(Cursor::new(Vec::new()), channels, 22_050, format, frames as u64)
+                .unwrap();
+        short.write(&audio.samples()[..usize::from(channels)]).unwrap();
+        assert!(short.finish().is_err(), "a short stream is an error");
+        let mut long =
+            FlacStreamWriter::new(Cursor::new(Vec::new()), channels, 22_050, format, 64).unwrap();
+        assert!(long.write(&vec![0.0; n + 64 * usize::from(channels)]).is_err(), "too long");
+    }
+    let tiny = AudioBuffer::new(vec![0.1; 63], 1, 8_000, SampleFormat::Int(16)).unwrap();
+    assert!(matches!(encode_flac(&tiny), Err(Error::Encode { .. })), "63 frames: a clear error");
+}
+
+/// A WAV header stating a sample rate of 0 (found by fuzzing: symphonia panicked on it) is a
+/// clear decode error, from the whole-file decoder and from the packet reader alike.
+#[test]
+fn wav_with_sample_rate_zero_is_an_error_not_a_panic() {
+    let mut file = wav_file(false, 1, 16, &[0; 64], false, false);
+    file[24..28].copy_from_slice(&0u32.to_le_bytes());
+    let e = decode(&file, &DecodeLimits::default()).unwrap_err();
+    assert!(e.to_string().contains("sample rate of 0"), "{e}");
+    assert!(matches!(
+        AudioReader::from_bytes(&file, &DecodeLimits::default()),
+        Err(Error::Decode { .. })
+    ));
+    let mut no_channels = wav_file(false, 1, 16, &[0; 64], false, false);
+    no_channels[22..24].copy_from_slice(&0u16.to_le_bytes());
+    assert!(decode(&no_channels, &DecodeLimits::default())
+        .unwrap_err()
+        .to_string()
+        .contains("no channels"));
+}

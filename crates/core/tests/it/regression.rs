@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use provmark_core::audio_codec::{self, DecodeLimits};
 use provmark_core::container::{media_hash, read_metadata, xmp};
 use provmark_core::manifest::{parse_label, security};
 
@@ -22,6 +23,11 @@ fn regression_inputs_do_not_panic() {
         let _ = xmp::scan(&text);
         let _ = parse_label(&text);
         let _ = security::parse(&text);
+        let limits = DecodeLimits::with_max_seconds(60.0);
+        let _ = audio_codec::decode(&bytes, &limits);
+        if let Ok(mut reader) = audio_codec::AudioReader::from_bytes(&bytes, &limits) {
+            while let Ok(Some(_)) = reader.next_chunk() {}
+        }
         n += 1;
     }
     assert!(n > 0, "no regression inputs in {}", dir.display());
