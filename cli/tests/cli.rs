@@ -303,3 +303,35 @@ fn watermark_embed_keeps_jpeg_and_rejects_bad_ids() {
         .assert()
         .code(1);
 }
+
+/// Under a keyring, every attempt under every key counts, and the default bound is shared
+/// among the keys: an unmarked image and an unmarked clip tried under six keys still report
+/// p ≤ 1e-12, and a marked file is still found.
+#[test]
+fn keyring_detection_keeps_the_bound_whatever_the_key_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, ring) = identity_with_keyring(tmp.path());
+    let one = fs::read_to_string(&ring).unwrap();
+    let six = tmp.path().join("six.toml");
+    fs::write(&six, one.repeat(6)).unwrap();
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+    let marked = tmp.path().join("marked.wav");
+    let clip = data.join("audio/pcm16-16000-mono-26s-librivox.wav");
+    embed_then_detect(&home, &clip, &marked);
+    for (file, found) in
+        [(data.join("images/rgb8-451x300-chelsea.png"), false), (clip, false), (marked, true)]
+    {
+        let run = provmark()
+            .args(["watermark", "detect", "--json", "--keyring"])
+            .arg(&six)
+            .arg(&file)
+            .assert();
+        let line: serde_json::Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+        assert_eq!(line["detected"], found, "{line}");
+        let p = line["p_value"].as_f64().unwrap();
+        assert!(p > 0.0 && p <= 1e-12, "{line}");
+        if !found {
+            assert!(line["attempts"].as_u64().unwrap() >= 6, "every key is tried: {line}");
+        }
+    }
+}

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context as _};
+use provmark_core::audio::AudioParams;
 use provmark_core::codec::image::{self as image_codec, ImageFormat};
 use provmark_core::codec::MediaKind;
 use provmark_core::image::{ImageDetector, ImageEmbedder, ImageParams};
@@ -120,31 +121,32 @@ struct Report {
 }
 
 fn load_keys(args: &WatermarkDetectArgs) -> anyhow::Result<Vec<DetectKey>> {
-    let params = ImageParams::default();
     if let Some(path) = &args.keyring {
         let ring = Keyring::load(path)
             .with_context(|| format!("cannot load the keyring `{}`", path.display()))?;
-        let mut keys = Vec::new();
+        let mut found = Vec::new();
         for p in &ring.providers {
             if let Some(k) = p.detection_key()? {
-                keys.push(DetectKey {
-                    key_id: p.key_id.clone(),
-                    image: ImageDetector::new(&k, params),
-                    key: k,
-                });
+                found.push((p.key_id.clone(), k));
             }
         }
-        if keys.is_empty() {
+        if found.is_empty() {
             bail!("no provider in `{}` publishes a detection key", path.display());
         }
-        Ok(keys)
+        let params = ImageParams::builder()
+            .max_false_positive(provmark_core::payload::per_key_bound(found.len()))
+            .build()?;
+        Ok(found
+            .into_iter()
+            .map(|(key_id, k)| DetectKey { key_id, image: ImageDetector::new(&k, params), key: k })
+            .collect())
     } else {
         let home = args.home.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_HOME));
         let identity = Identity::load(&home)
             .with_context(|| format!("cannot load the identity in `{}`", home.display()))?;
         Ok(vec![DetectKey {
             key_id: identity.provider.key_id.clone(),
-            image: ImageDetector::new(&identity.watermark_key, params),
+            image: ImageDetector::new(&identity.watermark_key, ImageParams::default()),
             key: identity.watermark_key.clone(),
         }])
     }
@@ -187,7 +189,10 @@ fn detect_file(path: &Path, keys: &[DetectKey]) -> Report {
                 report.kind = Some("audio");
                 let pairs: Vec<(String, WatermarkKey)> =
                     keys.iter().map(|k| (k.key_id.clone(), k.key.clone())).collect();
-                let a = super::watermark_audio::detect_audio(&pairs, path)?;
+                let params = AudioParams::builder()
+                    .max_false_positive(provmark_core::payload::per_key_bound(keys.len()))
+                    .build()?;
+                let a = super::watermark_audio::detect_audio(&pairs, path, &params)?;
                 report.detected = a.detected;
                 report.id = a.id;
                 report.key_id = a.key_id;

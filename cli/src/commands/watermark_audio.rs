@@ -285,6 +285,7 @@ pub struct AudioDetectReport {
 pub fn detect_audio(
     keys: &[(String, WatermarkKey)],
     path: &Path,
+    params: &AudioParams,
 ) -> anyhow::Result<AudioDetectReport> {
     let mut report = AudioDetectReport {
         file: path.display().to_string(),
@@ -308,7 +309,7 @@ pub fn detect_audio(
     });
     let audio = if stream.is_none() { Some(read_audio(path)?) } else { None };
     for (key_id, key) in keys {
-        let detector = AudioDetector::new(key, AudioParams::default());
+        let detector = AudioDetector::new(key, params.clone());
         let r = match (&audio, &stream) {
             (Some(audio), _) => detector.detect(audio)?,
             (None, Some(reader)) => {

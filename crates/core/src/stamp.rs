@@ -271,17 +271,19 @@ pub struct Detectors {
 }
 
 impl Detectors {
-    /// Detectors for `keys` with the default parameters.
+    /// Detectors for `keys` with the default parameters, the default false-positive bound
+    /// shared among the keys ([`payload::per_key_bound`](crate::payload::per_key_bound)):
+    /// a file tried under all of them stays within it.
     #[must_use]
     pub fn new(keys: &[WatermarkKey]) -> Self {
+        let bound = crate::payload::per_key_bound(keys.len());
+        let image = ImageParams::builder().max_false_positive(bound).build().unwrap_or_default();
+        let audio = AudioParams::builder().max_false_positive(bound).build().unwrap_or_default();
         Self {
-            image: keys
-                .iter()
-                .map(|k| crate::image::ImageDetector::new(k, ImageParams::default()))
-                .collect(),
+            image: keys.iter().map(|k| crate::image::ImageDetector::new(k, image)).collect(),
             audio: keys
                 .iter()
-                .map(|k| crate::audio::AudioDetector::new(k, AudioParams::default()))
+                .map(|k| crate::audio::AudioDetector::new(k, audio.clone()))
                 .collect(),
         }
     }

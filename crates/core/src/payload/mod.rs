@@ -33,6 +33,17 @@ pub const CODED_BITS: usize = ecc::coded_len(INFO_BITS);
 /// The default bound on the per-file false-positive probability.
 pub const DEFAULT_MAX_FALSE_POSITIVE: f64 = 1e-12;
 
+/// The false-positive bound each of `keys` detection keys gets so that a file tried under
+/// all of them stays within [`DEFAULT_MAX_FALSE_POSITIVE`] (every attempt under every key
+/// counts): the default divided among them, but never below one attempt per key (past 281
+/// keys the total exceeds the default, by one attempt's 2⁻⁴⁸ per extra key).
+#[must_use]
+pub fn per_key_bound(keys: usize) -> f64 {
+    #[allow(clippy::cast_precision_loss, reason = "a key count")]
+    let n = keys.max(1) as f64;
+    (DEFAULT_MAX_FALSE_POSITIVE / n).max((-(TAG_BITS as f64)).exp2())
+}
+
 /// The per-file false-positive probability bound after `attempts` decodings: `attempts · 2⁻⁴⁸`
 /// (capped at 1).
 #[must_use]

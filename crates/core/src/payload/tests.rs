@@ -148,3 +148,18 @@ fn list_decoding_recovers_ids_that_plain_viterbi_misses() {
     }
     assert!(listed > plain, "list {listed} vs plain {plain} of 60");
 }
+
+/// The per-key share of the default bound keeps the total within it, and always allows one
+/// attempt per key.
+#[test]
+fn per_key_bound_shares_the_default_among_keys() {
+    assert!((per_key_bound(1) - DEFAULT_MAX_FALSE_POSITIVE).abs() < 1e-24);
+    assert_eq!(per_key_bound(0), per_key_bound(1));
+    for keys in [2usize, 5, 6, 11, 100, 281] {
+        let per_key = max_attempts(per_key_bound(keys));
+        assert!(per_key >= 1, "{keys} keys");
+        let total = false_positive_probability(per_key * keys as u64);
+        assert!(total <= DEFAULT_MAX_FALSE_POSITIVE, "{keys} keys: {total:e}");
+    }
+    assert_eq!(max_attempts(per_key_bound(10_000)), 1);
+}
