@@ -564,15 +564,12 @@ impl SampleSource for Chunks<'_> {
     }
 }
 
-/// Raw bit errors of each candidate against `coded`, as a fraction.
-fn ber_of(c: &Candidate, coded: &[f32]) -> f64 {
-    c.soft.iter().zip(coded).filter(|(s, b)| s.signum() != b.signum()).count() as f64
-        / coded.len() as f64
-}
-
-#[test]
-#[ignore = "diagnostic: raw bit errors of the harness's attacked files (DIAG_ROOT, DIAG_IDS, DIAG_KEY)"]
-fn diag_attacked() {
+/// The harness files the attacked-file diagnostics read: the key (`DIAG_KEY`), each clip's
+/// ID (`DIAG_IDS`: "file id" lines) and the folders under `DIAG_ROOT` (`marked` as "none",
+/// then every `attacked/<attack>` folder in order).
+#[allow(clippy::type_complexity, reason = "diagnostic inputs")]
+fn harness_diag_inputs(
+) -> (WatermarkKey, Vec<(String, ContentId)>, Vec<(String, std::path::PathBuf)>) {
     let root = std::env::var("DIAG_ROOT").unwrap();
     let key = WatermarkKey::from_hex(&std::env::var("DIAG_KEY").unwrap()).unwrap();
     let ids: Vec<(String, ContentId)> = std::fs::read_to_string(std::env::var("DIAG_IDS").unwrap())
@@ -583,9 +580,6 @@ fn diag_attacked() {
             (it.next().unwrap().to_string(), it.next().unwrap().parse().unwrap())
         })
         .collect();
-    let only = std::env::var("DIAG_ATTACKS").ok();
-    let params = AudioParams::default();
-    let det = AudioDetector::new(&key, params.clone());
     let mut dirs: Vec<(String, std::path::PathBuf)> =
         vec![("none".into(), std::path::Path::new(&root).join("marked"))];
     if let Ok(rd) = std::fs::read_dir(std::path::Path::new(&root).join("attacked")) {
@@ -596,6 +590,22 @@ fn diag_attacked() {
         v.sort();
         dirs.extend(v);
     }
+    (key, ids, dirs)
+}
+
+/// Raw bit errors of each candidate against `coded`, as a fraction.
+fn ber_of(c: &Candidate, coded: &[f32]) -> f64 {
+    c.soft.iter().zip(coded).filter(|(s, b)| s.signum() != b.signum()).count() as f64
+        / coded.len() as f64
+}
+
+#[test]
+#[ignore = "diagnostic: raw bit errors of the harness's attacked files (DIAG_ROOT, DIAG_IDS, DIAG_KEY)"]
+fn diag_attacked() {
+    let (key, ids, dirs) = harness_diag_inputs();
+    let only = std::env::var("DIAG_ATTACKS").ok();
+    let params = AudioParams::default();
+    let det = AudioDetector::new(&key, params.clone());
     let nominal = detect::Search::new(0.0, 0.0, 1.0, 1.0, 0.0);
     let (mut found_n, mut total) = (0, 0);
     for (attack, dir) in dirs {
@@ -655,27 +665,9 @@ fn diag_attacked() {
 #[test]
 #[ignore = "diagnostic on local harness files"]
 fn diag_lean() {
-    let root = std::env::var("DIAG_ROOT").unwrap();
-    let key = WatermarkKey::from_hex(&std::env::var("DIAG_KEY").unwrap()).unwrap();
-    let ids: Vec<(String, ContentId)> = std::fs::read_to_string(std::env::var("DIAG_IDS").unwrap())
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut it = l.split_whitespace();
-            (it.next().unwrap().to_string(), it.next().unwrap().parse().unwrap())
-        })
-        .collect();
+    let (key, ids, dirs) = harness_diag_inputs();
     let params = AudioParams::default();
     let det = AudioDetector::new(&key, params.clone());
-    let mut dirs: Vec<(String, std::path::PathBuf)> =
-        vec![("none".into(), std::path::Path::new(&root).join("marked"))];
-    let mut v: Vec<_> = std::fs::read_dir(std::path::Path::new(&root).join("attacked"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
-        .collect();
-    v.sort();
-    dirs.extend(v);
     let (mut found_n, mut total, mut ber_sum) = (0, 0, 0.0);
     for (attack, dir) in dirs {
         let (mut found_a, mut bers) = (0, String::new());
