@@ -98,13 +98,7 @@ impl Spectra {
             || Scratch::new(plans),
             |s, (i, (row, tot))| {
                 s.analyze(plans, mono, (first_hop + i) * grid.hop);
-                let mut acc = 0.0f64;
-                row[0] = 0.0;
-                for b in 0..=max_bin {
-                    acc += f64::from(s.spec.get(b).map_or(0.0, |c| c.norm_sqr()));
-                    row[b + 1] = acc as f32;
-                }
-                *tot = s.spec.iter().map(|c| c.norm_sqr()).sum();
+                *tot = power_row(&s.spec, max_bin, row);
             },
         );
         Self { hops, stride, prefix, total }
@@ -141,23 +135,18 @@ impl Spectra {
                     let at = (first_hop + i) * grid.hop;
                     s.analyze_strided(plans, samples, at, channels, 0);
                     kept[..width].copy_from_slice(&s.spec[band.clone()]);
-                    if channels == 2 {
+                    let spec: &[realfft::num_complex::Complex32] = if channels == 2 {
                         mix.clone_from(&s.spec);
                         s.analyze_strided(plans, samples, at, channels, 1);
                         kept[width..].copy_from_slice(&s.spec[band.clone()]);
                         for (m, x) in mix.iter_mut().zip(&s.spec) {
                             *m = (*m + x) * 0.5;
                         }
+                        mix
                     } else {
-                        mix.clone_from(&s.spec);
-                    }
-                    let mut acc = 0.0f64;
-                    row[0] = 0.0;
-                    for b in 0..=max_bin {
-                        acc += f64::from(mix.get(b).map_or(0.0, |c| c.norm_sqr()));
-                        row[b + 1] = acc as f32;
-                    }
-                    *tot = mix.iter().map(|c| c.norm_sqr()).sum();
+                        &s.spec
+                    };
+                    *tot = power_row(spec, max_bin, row);
                 },
             );
         Self { hops, stride, prefix, total }
@@ -177,6 +166,19 @@ impl Spectra {
         };
         (at(hi) - at(lo)).max(0.0)
     }
+}
+
+/// Fills `row` with the cumulative power of `spec`'s bins `0..=max_bin` (`row[b + 1]` up to
+/// bin `b`, summed in `f64`; bins past the spectrum add nothing) and returns the total power
+/// of all its bins.
+fn power_row(spec: &[realfft::num_complex::Complex32], max_bin: usize, row: &mut [f32]) -> f32 {
+    let mut acc = 0.0f64;
+    row[0] = 0.0;
+    for b in 0..=max_bin {
+        acc += f64::from(spec.get(b).map_or(0.0, |c| c.norm_sqr()));
+        row[b + 1] = acc as f32;
+    }
+    spec.iter().map(|c| c.norm_sqr()).sum()
 }
 
 /// Whitened sub-band features of a segment for one frequency scale, with what the embedder

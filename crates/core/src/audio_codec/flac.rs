@@ -141,9 +141,11 @@ impl<W: Write + Seek> FlacStreamWriter<W> {
         self.pending.par_extend(samples.par_iter().map(|&s| quantize(s, bits)));
         let whole = self.pending.len() / self.block * self.block;
         if whole > 0 {
-            let ints = std::mem::take(&mut self.pending);
+            let mut ints = std::mem::take(&mut self.pending);
             self.encode(&ints[..whole])?;
-            self.pending = ints[whole..].to_vec();
+            // The partial block left stays in the same buffer (no allocation per chunk).
+            ints.drain(..whole);
+            self.pending = ints;
         }
         Ok(())
     }
