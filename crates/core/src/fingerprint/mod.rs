@@ -22,7 +22,7 @@ mod image_print;
 #[cfg(test)]
 mod tests;
 
-pub use self::audio_print::audio_fingerprint;
+pub use self::audio_print::{audio_fingerprint, AudioPrinter};
 pub use self::image_print::{image_fingerprint, luma_fingerprint};
 
 /// A 256-bit perceptual fingerprint.

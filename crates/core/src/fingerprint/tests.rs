@@ -305,3 +305,42 @@ fn distance_table() {
         cross.len()
     );
 }
+
+#[test]
+fn audio_printer_streamed_in_uneven_pieces_equals_the_whole_buffer() {
+    for (name, s, rate, ch) in audio_files() {
+        let whole = audio_fingerprint(&s, rate, ch).unwrap();
+        let frames = (s.len() / usize::from(ch)) as u64;
+        let mut printer = AudioPrinter::new(rate, ch, frames).unwrap();
+        // Piece sizes that split frames and analysis hops anywhere.
+        let (mut at, mut k) = (0usize, 0usize);
+        while at < s.len() {
+            let len = [1, 7, 4097, 100_003, 3][k % 5].min(s.len() - at);
+            printer.push(&s[at..at + len]).unwrap();
+            at += len;
+            k += 1;
+        }
+        assert_eq!(printer.finish().unwrap(), whole, "{name}");
+    }
+}
+
+#[test]
+fn audio_printer_rejects_a_length_other_than_announced() {
+    let s = vec![0.1f32; 2 * 44_100 * 3];
+    let mut p = AudioPrinter::new(44_100, 2, 44_100 * 3 + 1).unwrap();
+    p.push(&s).unwrap();
+    assert!(p.finish().is_err());
+    let mut p = AudioPrinter::new(44_100, 2, 44_100 * 3 - 1).unwrap();
+    assert!(p.push(&s).is_err());
+    assert!(AudioPrinter::new(44_100, 2, 3601 * 48_000).is_err());
+}
+
+/// The fingerprint of a bundled clip, frozen: ledger records store fingerprints, so a change
+/// of the algorithm must be deliberate (and versioned), never a side effect.
+#[test]
+fn audio_fingerprint_of_a_bundled_clip_is_stable() {
+    let (s, rate, ch) = read_wav(&testdata("audio/pcm16-44100-stereo-12s-drascula.wav"));
+    let fp = audio_fingerprint(&s, rate, ch).unwrap();
+    let hex: String = fp.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, "b121b92cab4b8907990ced09a9489d258907a9139128e928e526a126a128b52c");
+}

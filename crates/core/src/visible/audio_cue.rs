@@ -285,49 +285,86 @@ pub fn apply_audio_cue(
     channels: u16,
     style: &CueStyle,
 ) -> Result<CuePlacement> {
-    if !(8000..=384_000).contains(&rate) || channels == 0 {
-        return Err(Error::params("host audio", format!("rate {rate} Hz, {channels} channels")));
-    }
+    check_host(rate, channels)?;
     let n = usize::from(channels);
     if samples.len() % n != 0 {
         return Err(Error::params("host audio", "sample count is not a whole number of frames"));
     }
+    let cue = audio_cue_frames((samples.len() / n) as u64, rate, channels, style)?;
+    let total = samples.len() + cue.head.len() + cue.tail.len();
+    if total > (1 << 31) {
+        return Err(Error::Limits { what: "audio samples", actual: total as u64, limit: 1 << 31 });
+    }
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&cue.head);
+    out.extend_from_slice(samples);
+    out.extend_from_slice(&cue.tail);
+    *samples = out;
+    Ok(cue.placement)
+}
+
+/// What a cue adds around content that is streamed rather than held whole: write `head`,
+/// then the content, then `tail` (interleaved samples at the host's rate and channel count).
+/// [`apply_audio_cue`] is exactly this on a buffer.
+#[derive(Clone, Debug)]
+pub struct CueFrames {
+    /// The start cue and its gap (empty without a start cue).
+    pub head: Vec<f32>,
+    /// The gap and the end cue (empty without an end cue).
+    pub tail: Vec<f32>,
+    /// Where the cues are in the output.
+    pub placement: CuePlacement,
+}
+
+impl CueFrames {
+    /// Frames the cues add in total.
+    #[must_use]
+    pub fn added_frames(&self) -> u64 {
+        self.placement.added_frames
+    }
+}
+
+/// The cue samples for `content_frames` frames of `channels`-channel audio at `rate` Hz.
+///
+/// # Errors
+///
+/// [`Error::Params`] for an unsupported rate (8 kHz to 384 kHz), zero channels, or a tone
+/// frequency at or above 0.45 × rate.
+pub fn audio_cue_frames(
+    content_frames: u64,
+    rate: u32,
+    channels: u16,
+    style: &CueStyle,
+) -> Result<CueFrames> {
+    check_host(rate, channels)?;
+    let n = usize::from(channels);
     let cue = render_cue(&style.source, rate)?;
     let gap = (style.gap_seconds() * f64::from(rate)).round() as usize;
     let copies = usize::from(style.position.start()) + usize::from(style.position.end());
     let added = copies * (cue.len() + gap);
-    let total = samples.len() / n + added;
-    if total * n > (1 << 31) {
-        return Err(Error::Limits {
-            what: "audio samples",
-            actual: (total * n) as u64,
-            limit: 1 << 31,
-        });
-    }
     let interleave = |mono: &[f32]| -> Vec<f32> {
         mono.iter().flat_map(|&v| std::iter::repeat_n(v, n)).collect()
     };
     let mut segments = Vec::new();
-    let content_frames = samples.len() / n;
-    let mut out = Vec::with_capacity(total * n);
+    let mut head = Vec::new();
     if style.position.start() {
         segments.push(CueSegment { start_frame: 0, frames: cue.len() as u64 });
-        out.extend(interleave(&cue));
-        out.resize(out.len() + gap * n, 0.0);
+        head = interleave(&cue);
+        head.resize(head.len() + gap * n, 0.0);
     }
-    out.extend_from_slice(samples);
+    let mut tail = Vec::new();
     if style.position.end() {
-        out.resize(out.len() + gap * n, 0.0);
-        segments.push(CueSegment { start_frame: (out.len() / n) as u64, frames: cue.len() as u64 });
-        out.extend(interleave(&cue));
+        tail.resize(gap * n, 0.0);
+        let start_frame = (head.len() / n + gap) as u64 + content_frames;
+        segments.push(CueSegment { start_frame, frames: cue.len() as u64 });
+        tail.extend(interleave(&cue));
     }
-    debug_assert_eq!(out.len() / n, content_frames + added);
-    *samples = out;
+    debug_assert_eq!((head.len() + tail.len()) / n, added);
     let (kind, tone, transcript) = match &style.source {
         CueSource::Rhythm(t) => ("rhythm", Some(*t), None),
         CueSource::Spoken(c) => ("spoken", None, Some(c.transcript.to_string())),
     };
-    Ok(CuePlacement {
+    let placement = CuePlacement {
         cue: kind.to_owned(),
         position: style.position,
         rate,
@@ -337,7 +374,15 @@ pub fn apply_audio_cue(
         segments,
         added_frames: added as u64,
         gap_frames: gap as u64,
-    })
+    };
+    Ok(CueFrames { head, tail, placement })
+}
+
+fn check_host(rate: u32, channels: u16) -> Result<()> {
+    if !(8000..=384_000).contains(&rate) || channels == 0 {
+        return Err(Error::params("host audio", format!("rate {rate} Hz, {channels} channels")));
+    }
+    Ok(())
 }
 
 /// The mono cue at `rate`.

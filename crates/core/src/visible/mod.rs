@@ -41,8 +41,9 @@ pub(crate) mod tests_support {
 use serde::{Deserialize, Serialize};
 
 pub use audio_cue::{
-    apply_audio_cue, detect_cue_rhythm, CuePlacement, CuePosition, CueSegment, CueSource, CueStyle,
-    CueStyleBuilder, RhythmMatch, SpokenClip, ToneParams, RHYTHM_UNITS,
+    apply_audio_cue, audio_cue_frames, detect_cue_rhythm, CueFrames, CuePlacement, CuePosition,
+    CueSegment, CueSource, CueStyle, CueStyleBuilder, RhythmMatch, SpokenClip, ToneParams,
+    RHYTHM_UNITS,
 };
 pub use font::{EXTRA_CHARS, FONT_BYTES, FONT_NAME};
 pub use image_label::{

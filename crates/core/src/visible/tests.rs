@@ -324,6 +324,13 @@ fn cue_found_exactly_where_it_was_put() {
             let style = CueStyle::builder().position(position).build().unwrap();
             let p = apply_audio_cue(&mut s, rate, ch, &style).unwrap();
             assert_eq!(s.len(), host.len() + p.added_frames as usize * usize::from(ch));
+            // The streamed form: head, the host untouched, tail; the same placement.
+            let frames =
+                audio_cue_frames((host.len() / usize::from(ch)) as u64, rate, ch, &style).unwrap();
+            assert_eq!(frames.placement, p);
+            assert_eq!(s[..frames.head.len()], frames.head[..]);
+            assert_eq!(s[frames.head.len()..s.len() - frames.tail.len()], host[..]);
+            assert_eq!(s[s.len() - frames.tail.len()..], frames.tail[..]);
             let found = detect_cue_rhythm(&s, rate, ch);
             let total_s = s.len() as f64 / f64::from(ch) / f64::from(rate);
             let expected: Vec<f64> =
