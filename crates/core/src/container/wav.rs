@@ -15,12 +15,26 @@ fn chunks(b: &[u8]) -> Result<Vec<Chunk>> {
 }
 
 pub(crate) fn media_hash(b: &[u8]) -> Result<[u8; 32]> {
+    hash_with(b, |h, c| {
+        h.part(&c.id, &b[c.data.clone()]);
+        Ok(())
+    })
+}
+
+/// The media hash of `b` with the `data` chunk's part added by `data` (for a file whose
+/// audio bytes are streamed rather than in `b`).
+pub(crate) fn hash_with(
+    b: &[u8],
+    mut data: impl FnMut(&mut MediaHasher, &Chunk) -> Result<()>,
+) -> Result<[u8; 32]> {
     let mut h = MediaHasher::new("wav");
     let mut saw_data = false;
     for c in chunks(b)? {
-        if &c.id == b"fmt " || &c.id == b"data" {
-            saw_data |= &c.id == b"data";
+        if &c.id == b"fmt " {
             h.part(&c.id, &b[c.data]);
+        } else if &c.id == b"data" {
+            saw_data = true;
+            data(&mut h, &c)?;
         }
     }
     if !saw_data {
