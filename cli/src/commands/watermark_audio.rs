@@ -158,6 +158,19 @@ pub(crate) fn open_long(path: &Path) -> anyhow::Result<Option<(AudioReader, Opti
     }))
 }
 
+/// Opens `path` again as a sample stream, for detectors that read a long file twice.
+pub(crate) fn reopen(
+    path: &Path,
+) -> impl FnMut() -> provmark_core::Result<Box<dyn provmark_core::audio::SampleSource>> + '_ {
+    move || {
+        let reopened = open_reader(path)
+            .map_err(|e| provmark_core::Error::decode("audio", format!("{e:#}")))?;
+        let (reader, _) = reopened
+            .ok_or_else(|| provmark_core::Error::decode("audio", "the file changed while read"))?;
+        Ok(Box::new(reader))
+    }
+}
+
 /// Marks a long input as a stream into a WAV or FLAC `output` (see the module notes).
 /// `None` if the input is not long or does not state its length: the caller then marks it
 /// whole.
@@ -290,14 +303,7 @@ pub fn detect_audio(
             (None, Some(reader)) => {
                 let spec = reader.spec();
                 let shape = (spec.channels, spec.sample_rate, spec.frames.unwrap_or(0));
-                let streamed = detector.detect_stream(shape, &mut || {
-                    let reopened = open_reader(path)
-                        .map_err(|e| provmark_core::Error::decode("audio", format!("{e:#}")))?;
-                    let (reader, _) = reopened.ok_or_else(|| {
-                        provmark_core::Error::decode("audio", "the file changed while read")
-                    })?;
-                    Ok(Box::new(reader))
-                });
+                let streamed = detector.detect_stream(shape, &mut reopen(path));
                 match streamed {
                     Ok(r) => r,
                     // Fewer frames than the header states (a truncated recording): decode

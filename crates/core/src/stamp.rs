@@ -11,7 +11,7 @@ use ed25519_dalek::Signature;
 use image::DynamicImage;
 use signature::Signer;
 
-use crate::audio::{AudioBuffer, AudioEmbedder, AudioParams};
+use crate::audio::{AudioBuffer, AudioDetection, AudioEmbedder, AudioParams};
 use crate::audio_codec::{self, AudioFormat, AudioStreamWriter, DecodeLimits};
 use crate::codec::image::{self as image_codec, ImageFormat};
 use crate::codec::MediaKind;
@@ -438,18 +438,46 @@ impl Detectors {
             }
             Kind::Audio => {
                 let audio = audio_codec::decode(bytes, &DecodeLimits::default())?;
-                for (i, d) in self.audio.iter().enumerate() {
-                    let r = d.detect(&audio)?;
-                    attempts += u64::from(r.attempts);
-                    if r.id().is_some() || i == 0 {
-                        finding.score = r.score;
-                    }
-                    if let Some(id) = r.id() {
-                        finding.id = Some(id);
-                        finding.key_index = Some(i);
-                        break;
-                    }
-                }
+                return self.detect_audio_with(|d| d.detect(&audio));
+            }
+        }
+        finding.p_value = crate::payload::false_positive_probability(attempts);
+        Ok(finding)
+    }
+
+    /// [`detect`](Self::detect) for audio that arrives as a stream, in memory bounded by a
+    /// few seconds of audio ([`AudioDetector::detect_stream`](crate::audio::AudioDetector::detect_stream)):
+    /// `open` opens the stream, once or twice per key. The same finding as `detect` on the
+    /// whole file.
+    ///
+    /// # Errors
+    /// As `detect_stream`: [`Error::Decode`] if the stream ends before `frames`.
+    pub fn detect_audio_stream<'s>(
+        &self,
+        shape: (u16, u32, u64),
+        open: &mut dyn FnMut() -> Result<Box<dyn crate::audio::SampleSource + 's>>,
+    ) -> Result<Finding> {
+        self.detect_audio_with(|d| d.detect_stream(shape, open))
+    }
+
+    /// Tries each audio key with `detect` until one verifies.
+    fn detect_audio_with(
+        &self,
+        mut detect: impl FnMut(&crate::audio::AudioDetector) -> Result<AudioDetection>,
+    ) -> Result<Finding> {
+        let mut finding =
+            Finding { id: None, key_index: None, score: 0.0, p_value: 0.0, kind: Kind::Audio };
+        let mut attempts = 0u64;
+        for (i, d) in self.audio.iter().enumerate() {
+            let r = detect(d)?;
+            attempts += u64::from(r.attempts);
+            if r.id().is_some() || i == 0 {
+                finding.score = r.score;
+            }
+            if let Some(id) = r.id() {
+                finding.id = Some(id);
+                finding.key_index = Some(i);
+                break;
             }
         }
         finding.p_value = crate::payload::false_positive_probability(attempts);
