@@ -732,4 +732,43 @@ fn long_audio_is_stamped_as_a_stream_and_a_rerun_skips_it() {
     let lines = json_lines(&rerun.stdout);
     assert!(lines.iter().all(|l| l["status"] == "skipped"), "{lines:?}");
     assert_eq!(ledger_size(&home), n as u64);
+
+    // `trace` reads it as streams too: by the watermark, and with the label stripped (ffmpeg
+    // copies the PCM, drops our chunks) by the watermark still; the bundle names the file's
+    // SHA-256.
+    let url = format!("sqlite:{}", home.join("ledger.db").display());
+    let trace = |file: &Path| {
+        let t = provmark()
+            .arg("trace")
+            .arg("--home")
+            .arg(&home)
+            .args(["--ledger", &url, "--json"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+        serde_json::from_slice::<Value>(&t.stdout).unwrap()
+    };
+    let long_out = files.iter().find(|f| f.ends_with("in/long.wav")).unwrap();
+    let found = trace(long_out);
+    assert_eq!(found["found_by"], "watermark", "{found}");
+    let sha = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(fs::read(long_out).unwrap()))
+    };
+    assert_eq!(found["file_sha256"], sha);
+    let stamped_id = found["id"].clone();
+    let stripped = tmp.path().join("stripped.wav");
+    let ff = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i"])
+        .arg(long_out)
+        .args(["-map_metadata", "-1", "-c:a", "pcm_s16le"])
+        .arg(&stripped)
+        .status();
+    if ff.is_ok_and(|s| s.success()) {
+        let found = trace(&stripped);
+        assert_eq!((found["found_by"].as_str(), &found["id"]), (Some("watermark"), &stamped_id));
+    } else {
+        eprintln!("ffmpeg not installed: stripped copy not traced");
+    }
 }
