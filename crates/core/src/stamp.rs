@@ -206,8 +206,8 @@ impl<S: Signer<Signature>> Stamper<S> {
     ///
     /// For audio longer than the embedder's self-check covers (2 minutes) the bytes written
     /// are exactly those [`stamp`](Self::stamp) returns; shorter audio is better stamped
-    /// whole, since the self-check strengthens a mark its host leaves without margin (here
-    /// [`StampedStream::watermark_self_check`] is always `None`).
+    /// whole, since the self-check strengthens a mark its host leaves without margin (no
+    /// self-check runs here).
     ///
     /// # Errors
     /// [`Error::Params`] if the container does not state its length, [`Error::Decode`] if
@@ -230,7 +230,7 @@ impl<S: Signer<Signature>> Stamper<S> {
             Error::params("audio stream", "the container does not state the length")
         })?;
         let (rate, channels) = (spec.sample_rate, spec.channels);
-        let cue = match &self.settings.visible.audio {
+        let mut cue = match &self.settings.visible.audio {
             Some(style) => Some(visible::audio_cue_frames(frames, rate, channels, style)?),
             None => None,
         };
@@ -240,32 +240,27 @@ impl<S: Signer<Signature>> Stamper<S> {
         let mut printer = fingerprint::AudioPrinter::new(rate, channels, total)?;
         let mut writer =
             AudioStreamWriter::new(out_format, &mut *scratch, channels, rate, spec.format, total)?;
-        let (head, tail) = match &cue {
-            Some(c) => (c.head.clone(), c.tail.clone()),
-            None => (Vec::new(), Vec::new()),
+        // The cue's head, then the reader's chunks, then the cue's tail.
+        let take = |v: &mut Vec<f32>| Some(std::mem::take(v)).filter(|v| !v.is_empty());
+        let (mut head, mut tail) = match &mut cue {
+            Some(c) => (take(&mut c.head), take(&mut c.tail)),
+            None => (None, None),
         };
-        // Head, then the reader's chunks, then the tail.
-        let mut parts = [Some(head), None, Some(tail)].into_iter().peekable();
+        let mut body_done = false;
         self.audio.embed_stream(
             (channels, rate, total),
             id,
-            &mut || loop {
-                match parts.peek_mut() {
-                    None => return Ok(None),
-                    Some(None) => match reader.next_chunk()? {
-                        Some(c) => return Ok(Some(c)),
-                        None => {
-                            parts.next();
-                        }
-                    },
-                    Some(Some(_)) => {
-                        if let Some(Some(v)) = parts.next() {
-                            if !v.is_empty() {
-                                return Ok(Some(v));
-                            }
-                        }
-                    }
+            &mut || {
+                if let Some(h) = head.take() {
+                    return Ok(Some(h));
                 }
+                if !body_done {
+                    if let Some(c) = reader.next_chunk()? {
+                        return Ok(Some(c));
+                    }
+                    body_done = true;
+                }
+                Ok(tail.take())
             },
             &mut |marked: &[f32]| {
                 printer.push(marked)?;
