@@ -71,8 +71,6 @@ pub struct AudioPrinter {
     frame: usize,
     seg: [[f64; PCS]; SEGMENTS],
     finite: bool,
-    input: Vec<f32>,
-    spectrum: Vec<realfft::num_complex::Complex<f32>>,
 }
 
 impl std::fmt::Debug for AudioPrinter {
@@ -119,7 +117,6 @@ impl AudioPrinter {
                 })
             })
             .collect();
-        let (input, spectrum) = (fft.make_input_vec(), fft.make_output_vec());
         Ok(Self {
             channels: usize::from(channels),
             rate,
@@ -135,8 +132,6 @@ impl AudioPrinter {
             frame: 0,
             seg: [[0.0; PCS]; SEGMENTS],
             finite: true,
-            input,
-            spectrum,
         })
     }
 
@@ -158,8 +153,9 @@ impl AudioPrinter {
             }
         }
         let whole = rest.len() / n * n;
-        // Bounded pieces, so the mono buffer stays near one analysis frame.
-        for piece in rest[..whole].chunks(n * self.hop.max(1) * 4) {
+        // Bounded pieces (64 hops, about 6 s), so the mono buffer stays near one analysis
+        // frame plus a piece, and each piece has frames enough to analyse in parallel.
+        for piece in rest[..whole].chunks(n * self.hop.max(1) * 64) {
             self.push_frames(piece)?;
         }
         self.partial.extend_from_slice(&rest[whole..]);
@@ -175,29 +171,50 @@ impl AudioPrinter {
         self.received += frames;
         self.finite &= samples.iter().all(|v| v.is_finite());
         self.mono.extend(samples.chunks_exact(n).map(|f| f.iter().sum::<f32>() / n as f32));
-        let mut start = 0;
-        while start + self.len <= self.mono.len() {
-            let chroma = self.chroma(start)?;
-            self.add(chroma);
-            start += self.hop;
+        // The complete frames' chroma in parallel, added in frame order (the same sums as
+        // one frame at a time).
+        let starts: Vec<usize> = (0..)
+            .map(|k| k * self.hop)
+            .take_while(|&st| st + self.len <= self.mono.len())
+            .collect();
+        let chroma: Vec<Result<[f64; PCS]>> = {
+            use rayon::prelude::*;
+            let this = &*self;
+            starts
+                .par_iter()
+                .map_init(
+                    || (this.fft.make_input_vec(), this.fft.make_output_vec()),
+                    |(input, spectrum), &st| {
+                        this.chroma(&this.mono[st..st + this.len], input, spectrum)
+                    },
+                )
+                .collect()
+        };
+        for c in chroma {
+            self.add(c?);
         }
-        self.mono.drain(..start);
+        let consumed = starts.last().map_or(0, |&st| st + self.hop);
+        self.mono.drain(..consumed);
         Ok(())
     }
 
-    /// Spectral magnitude of the frame at `start` of the mono buffer, folded onto the 12
-    /// pitch classes.
-    fn chroma(&mut self, start: usize) -> Result<[f64; PCS]> {
-        let frame = &self.mono[start..start + self.len];
-        for ((d, &x), &w) in self.input.iter_mut().zip(frame).zip(&self.window) {
+    /// Spectral magnitude of `frame` (one analysis frame of mono samples), folded onto the
+    /// 12 pitch classes.
+    fn chroma(
+        &self,
+        frame: &[f32],
+        input: &mut [f32],
+        spectrum: &mut [realfft::num_complex::Complex<f32>],
+    ) -> Result<[f64; PCS]> {
+        for ((d, &x), &w) in input.iter_mut().zip(frame).zip(&self.window) {
             *d = x * w;
         }
         self.fft
-            .process(&mut self.input, &mut self.spectrum)
+            .process(input, spectrum)
             .map_err(|e| Error::decode("audio spectrum", e.to_string()))?;
         let mut c = [0.0f64; PCS];
         for &(b, p) in &self.bins {
-            c[p] += f64::from(self.spectrum[b].norm());
+            c[p] += f64::from(spectrum[b].norm());
         }
         Ok(c)
     }
