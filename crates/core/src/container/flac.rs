@@ -54,11 +54,30 @@ fn blocks(b: &[u8]) -> Result<(usize, Vec<Block>, usize)> {
 }
 
 pub(crate) fn media_hash(b: &[u8]) -> Result<[u8; 32]> {
+    hash_with(b, |h, audio| {
+        h.part(b"FRMS", &b[audio..]);
+        Ok(())
+    })
+}
+
+/// The media hash of `b` with the frames' part added by `frames`, given where they start in
+/// `b` (for a file whose frames are streamed rather than in `b`).
+pub(crate) fn hash_with(
+    b: &[u8],
+    frames: impl FnOnce(&mut MediaHasher, usize) -> Result<()>,
+) -> Result<[u8; 32]> {
     let (_, list, audio) = blocks(b)?;
     let mut h = MediaHasher::new("flac");
     h.part(b"STRM", &b[list[0].data.clone()]);
-    h.part(b"FRMS", &b[audio..]);
+    frames(&mut h, audio)?;
     Ok(h.finish())
+}
+
+/// Where the audio frames start, if `b` holds the whole metadata part of a FLAC file (the
+/// leading ID3 tags and every metadata block); an error if it does not (malformed, or cut
+/// before the frames).
+pub(crate) fn frames_start(b: &[u8]) -> Result<usize> {
+    blocks(b).map(|(_, _, audio)| audio)
 }
 
 /// Vendor string and comments of a `VORBIS_COMMENT` block.

@@ -25,9 +25,12 @@ mod jpeg;
 mod mp3;
 mod png;
 mod riff;
+mod stream;
 mod wav;
 mod webp;
 pub mod xmp;
+
+pub use stream::{media_hash_stream, read_metadata_stream, write_label_stream, MAX_SKELETON};
 
 use ed25519_dalek::Signature;
 use sha2::{Digest, Sha256};
@@ -259,10 +262,19 @@ fn write_marks(format: Format, bytes: &[u8], marks: &Marks<'_>) -> Result<Vec<u8
 }
 
 fn read_back(format: Format, out: &[u8], hash: &[u8; 32], marks: &Marks<'_>) -> Result<()> {
-    let fail = |reason: &str| Error::encode("metadata read-back", reason.to_owned());
     if detect(out) != Some(format) || media_hash_of(format, out)? != *hash {
-        return Err(fail("the media bytes changed while writing metadata"));
+        return Err(Error::encode(
+            "metadata read-back",
+            "the media bytes changed while writing metadata",
+        ));
     }
+    check_marks(out, marks)
+}
+
+/// The read-back of the metadata: exactly one label, the one written, and the provenance
+/// manifest.
+fn check_marks(out: &[u8], marks: &Marks<'_>) -> Result<()> {
+    let fail = |reason: &str| Error::encode("metadata read-back", reason.to_owned());
     let report = read_metadata(out);
     if report.labels.len() != 1 {
         return Err(fail(&format!(
@@ -301,6 +313,30 @@ impl MediaHasher {
         self.0.update(tag);
         self.0.update((data.len() as u64).to_be_bytes());
         self.0.update(data);
+    }
+
+    /// Adds a part of `len` bytes read from `src` (the same hash as [`part`](Self::part) of
+    /// those bytes), passing each piece to `sink` as well.
+    pub(crate) fn part_stream(
+        &mut self,
+        tag: &[u8; 4],
+        len: u64,
+        src: &mut dyn std::io::Read,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        self.0.update(tag);
+        self.0.update(len.to_be_bytes());
+        let mut buf = vec![0u8; 1 << 20];
+        let mut left = len;
+        while left > 0 {
+            let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+            src.read_exact(&mut buf[..want])
+                .map_err(|e| Error::decode("media", format!("reading the media bytes: {e}")))?;
+            self.0.update(&buf[..want]);
+            sink(&buf[..want])?;
+            left -= want as u64;
+        }
+        Ok(())
     }
 
     pub(crate) fn finish(self) -> [u8; 32] {

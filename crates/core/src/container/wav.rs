@@ -15,12 +15,26 @@ fn chunks(b: &[u8]) -> Result<Vec<Chunk>> {
 }
 
 pub(crate) fn media_hash(b: &[u8]) -> Result<[u8; 32]> {
+    hash_with(b, |h, c| {
+        h.part(&c.id, &b[c.data.clone()]);
+        Ok(())
+    })
+}
+
+/// The media hash of `b` with the `data` chunk's part added by `data` (for a file whose
+/// audio bytes are streamed rather than in `b`).
+pub(crate) fn hash_with(
+    b: &[u8],
+    mut data: impl FnMut(&mut MediaHasher, &Chunk) -> Result<()>,
+) -> Result<[u8; 32]> {
     let mut h = MediaHasher::new("wav");
     let mut saw_data = false;
     for c in chunks(b)? {
-        if &c.id == b"fmt " || &c.id == b"data" {
-            saw_data |= &c.id == b"data";
+        if &c.id == b"fmt " {
             h.part(&c.id, &b[c.data]);
+        } else if &c.id == b"data" {
+            saw_data = true;
+            data(&mut h, &c)?;
         }
     }
     if !saw_data {
@@ -84,6 +98,9 @@ pub(crate) fn write(b: &[u8], marks: &Marks<'_>) -> Result<Vec<u8>> {
         }
         match &c.id {
             b"AIGC" => {}
+            // Rewritten, not copied: a truncated file's header states more bytes than its
+            // `data` chunk holds, and a copied header would swallow the chunks after it.
+            b"data" => riff::push_chunk(&mut body, b"data", &b[c.data.clone()])?,
             b"_PMX" if Some(i) == first_xmp => {}
             b"_PMX" => riff::push_chunk(
                 &mut body,

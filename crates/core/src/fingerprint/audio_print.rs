@@ -211,9 +211,9 @@ impl AudioPrinter {
         let lo = u.floor() as usize;
         let hi = (lo + 1).min(SEGMENTS - 1);
         let frac = u - lo as f64;
-        for p in 0..PCS {
-            self.seg[lo][p] += c[p] * (1.0 - frac);
-            self.seg[hi][p] += c[p] * frac;
+        for (p, v) in c.iter().enumerate() {
+            self.seg[lo][p] += v * (1.0 - frac);
+            self.seg[hi][p] += v * frac;
         }
         self.frame += 1;
     }

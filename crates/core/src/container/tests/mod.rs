@@ -218,6 +218,7 @@ fn crc32_matches_the_png_check_value() {
 mod foreign;
 mod manifest_ns;
 mod metadata_only;
+mod stream;
 
 #[test]
 fn changing_label_without_a_propagator_signature_is_invalid() {
