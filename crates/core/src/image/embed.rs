@@ -5,7 +5,7 @@ use ::image::DynamicImage;
 use rayon::prelude::*;
 
 use super::pattern::{cell_size, N};
-use super::pixels::{add_luma_delta, block_luma, with_samples, Layout, Sample};
+use super::pixels::{add_luma_delta, block_extremes, block_luma, with_samples, Layout, Sample};
 use crate::Result;
 
 /// Activity (mean absolute Laplacian of block luma, 0..255 scale) at which the mask reaches
@@ -13,6 +13,12 @@ use crate::Result;
 const ACTIVITY_FULL: f32 = 4.0;
 /// Mask value in perfectly flat areas (fraction of full strength).
 const MASK_FLOOR: f32 = 0.12;
+/// Mask value at least in saturated blocks (a colour sample at 0 or 255 within the block):
+/// there only one half of the mark fits in the range (a white pixel can only get darker), and
+/// a flat saturated area at [`MASK_FLOOR`] keeps a sub-level change that rounds away or clips.
+const SATURATED_FLOOR: f32 = 0.5;
+/// A block is saturated when a colour sample is within this many levels of 0 or 255.
+const SATURATION_ROOM: f32 = 1.0;
 /// Peak amplitude (0..255 scale) of the pattern in textured areas at strength 1.
 const PEAK_AMPLITUDE: f32 = 8.0;
 /// Cap on the RMS of the (unrounded) luminance change at strength 1 (0..255 scale). Rounding
@@ -145,9 +151,34 @@ fn embed_samples<T: Sample>(
     )]
     let k = ((cell / 2.0).floor() as usize).max(1);
     let (luma, mw, mh) = block_luma(buf, layout, k);
-    let grid = MaskGrid { mask: mask_grid(&luma, mw, mh), k, w: mw, h: mh, cell };
+    let mut grid = MaskGrid { mask: mask_grid(&luma, mw, mh), k, w: mw, h: mh, cell };
+    // Saturated blocks (a sample at 0 or 255): there the half of the mark that would leave
+    // the range is clipped away, so they get at least `SATURATED_FLOOR` and count with 1/√2
+    // in the RMS budget.
+    let (hi, lo) = block_extremes(buf, layout, k);
+    let saturated: Vec<bool> = hi
+        .iter()
+        .zip(&lo)
+        .map(|(&hi, &lo)| 255.0 - hi < SATURATION_ROOM || lo < SATURATION_ROOM)
+        .collect();
+    for (m, &s) in grid.mask.iter_mut().zip(&saturated) {
+        if s {
+            *m = m.max(SATURATED_FLOOR);
+        }
+    }
     let rows = grid.rows(tile, layout.width);
-    let unit_rms = rows.unit_rms(layout.height);
+    let unit_rms = if saturated.contains(&true) {
+        let mask = grid
+            .mask
+            .iter()
+            .zip(&saturated)
+            .map(|(&m, &s)| if s { m * std::f32::consts::FRAC_1_SQRT_2 } else { m })
+            .collect();
+        let budget = MaskGrid { mask, k, w: mw, h: mh, cell };
+        budget.rows(tile, layout.width).unit_rms(layout.height)
+    } else {
+        rows.unit_rms(layout.height)
+    };
     let amp = (PEAK_AMPLITUDE * strength).min(RMS_CAP * strength / unit_rms);
     add_luma_delta(buf, layout, |y, out| rows.render(y, out, amp));
     EmbedStats { cell, rms: amp * unit_rms }

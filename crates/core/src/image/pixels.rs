@@ -219,6 +219,39 @@ pub(crate) fn block_luma<T: Sample>(
     (out, ow, oh)
 }
 
+/// The largest and the smallest colour sample (0..255 scale) of every `k`×`k` block, on the
+/// same grid as [`block_luma`]: the room a luminance change has before it clips.
+pub(crate) fn block_extremes<T: Sample>(
+    buf: &[T],
+    layout: Layout,
+    k: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let Layout { width, height, channels, colour } = layout;
+    let ow = width.div_ceil(k);
+    let oh = height.div_ceil(k);
+    let mut hi = vec![0.0f32; ow * oh];
+    let mut lo = vec![255.0f32; ow * oh];
+    hi.par_chunks_mut(ow).zip(lo.par_chunks_mut(ow)).enumerate().for_each(|(oy, (hrow, lrow))| {
+        let y0 = oy * k;
+        let y1 = (y0 + k).min(height);
+        for y in y0..y1 {
+            let row = &buf[y * width * channels..(y + 1) * width * channels];
+            for ((block, h), l) in
+                row.chunks(k * channels).zip(hrow.iter_mut()).zip(lrow.iter_mut())
+            {
+                for px in block.chunks_exact(channels) {
+                    for s in &px[..colour] {
+                        let v = s.to_unit255();
+                        *h = h.max(v);
+                        *l = l.min(v);
+                    }
+                }
+            }
+        }
+    });
+    (hi, lo)
+}
+
 /// Adds a per-pixel luminance delta to every colour channel, row by row in parallel.
 /// `row_delta(y, out)` fills `out` (length `width`) with the deltas of row `y`.
 pub(crate) fn add_luma_delta<T, F>(buf: &mut [T], layout: Layout, row_delta: F)

@@ -62,6 +62,49 @@ fn gray_camera_survives_screenshot_and_flip() {
     );
 }
 
+/// A logo-like picture: a white page (most pixels at 255, where a luminance mark can only
+/// darken) with a dark red ring and a bar, anti-aliased edges only.
+fn white_logo() -> image::DynamicImage {
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(288, 256, |x, y| {
+        let (dx, dy) = (f64::from(x) - 130.0, f64::from(y) - 128.0);
+        let r = (dx * dx + dy * dy).sqrt();
+        // Coverage of the ring (radii 55..85) and of a bar, with a one-pixel soft edge.
+        let ring = ((r - 55.0).clamp(0.0, 1.0)) * ((85.0 - r).clamp(0.0, 1.0));
+        let bar = if (225..245).contains(&x) && (40..216).contains(&y) { 1.0 } else { 0.0 };
+        let c = f64::max(ring, bar);
+        let mix = |ink: f64| (255.0 + (ink - 255.0) * c).round() as u8;
+        image::Rgb([mix(178.0), mix(30.0), mix(72.0)])
+    }))
+}
+
+/// A mostly white logo (where the luminance mark can only darken, and a flat area got a
+/// sub-level change that rounds away or clips) keeps its ID through JPEG 50 and a 1.2×
+/// brightening under several keys.
+// See: `debian_logo_256.png` of the dev corpus (87 % white) missed 9 of 10 hard attacks
+// under every key; saturated blocks now get a higher mask floor.
+#[test]
+fn white_logo_survives_jpeg_under_several_keys() {
+    let orig = white_logo();
+    let mut misses = Vec::new();
+    for k in 0u8..3 {
+        let mut kb = *b"provmark white logo test key 000";
+        kb[31] = b'0' + k;
+        let key = WatermarkKey::from_bytes(kb);
+        let params = ImageParams::default();
+        let (emb, det) = (ImageEmbedder::new(&key, params), ImageDetector::new(&key, params));
+        let id = ContentId::from_u64(0x0fed_cba9_8765_4321 ^ u64::from(k));
+        let mut img = orig.clone();
+        emb.embed(&mut img, id).unwrap();
+        for a in ["jpeg50", "noise10"] {
+            let d = det.detect(&attacks::apply(a, &img)).unwrap();
+            if d.id != Some(id) {
+                misses.push(format!("key {k} / {a}: {d:?}"));
+            }
+        }
+    }
+    assert!(misses.is_empty(), "{misses:#?}");
+}
+
 #[test]
 fn unmarked_images_and_their_attacked_versions_yield_no_id() {
     let det = ImageDetector::new(&key(), ImageParams::default());
@@ -195,23 +238,31 @@ fn diag_small() {
     let mut misses = 0;
     let mut fids = 0;
     let mut bit_errors = 0;
+    // `PROVMARK_DIAG_ONLY=name` restricts the run to one image (faster iterations).
+    let only = std::env::var("PROVMARK_DIAG_ONLY").ok();
     for k in 0u8..3 {
         let mut kb = *b"provmark image diagnostic key 00";
         kb[31] = b'0' + k;
         let key = WatermarkKey::from_bytes(kb);
         let (emb, det) = (ImageEmbedder::new(&key, params), ImageDetector::new(&key, params));
         for (i, n) in names.iter().enumerate() {
+            if only.as_deref().is_some_and(|o| o != *n) {
+                continue;
+            }
             let Ok(bytes) = std::fs::read(dir.join(n)) else { continue };
             let orig = decode(&bytes).unwrap().pixels;
             let id = ContentId::from_u64(0x1234_5678_9abc_def0 ^ (u64::from(k) << 40) ^ i as u64);
             let mut img = orig.clone();
             emb.embed(&mut img, id).unwrap();
             let psnr = luma_psnr(&orig, &img);
+            let ssim = rgb_ssim(&orig, &img);
+            let mut errs = 0;
             let mut failed = Vec::new();
             for a in atts {
                 let d = det.detect(&attacks::apply(a, &img)).unwrap();
                 // Coded-bit errors of the best attempt: a finer margin than the miss count.
                 bit_errors += d.bit_errors;
+                errs += d.bit_errors;
                 if d.id != Some(id) {
                     failed.push(a);
                     misses += 1;
@@ -220,7 +271,7 @@ fn diag_small() {
                     fids += 1;
                 }
             }
-            println!("key {k} {n} ({psnr:.1} dB): {failed:?}");
+            println!("key {k} {n} ({psnr:.1} dB, SSIM {ssim:.4}, bit errors {errs}): {failed:?}");
         }
     }
     println!("DIAG misses {misses}/150 false IDs {fids} coded-bit errors {bit_errors}");
@@ -237,4 +288,72 @@ fn luma_psnr(a: &image::DynamicImage, b: &image::DynamicImage) -> f64 {
         .sum();
     let mse = se / a.as_raw().len() as f64;
     10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
+}
+
+/// Mean SSIM over the RGB channels, as the shared harness computes it (scikit-image
+/// `structural_similarity`: 7×7 uniform window, sample covariance, borders of 3 px left out).
+fn rgb_ssim(a: &image::DynamicImage, b: &image::DynamicImage) -> f64 {
+    let (a, b) = (a.to_rgb8(), b.to_rgb8());
+    let (w, h) = (a.width() as usize, a.height() as usize);
+    let (c1, c2) = ((0.01f64 * 255.0).powi(2), (0.03f64 * 255.0).powi(2));
+    let np = 49.0f64;
+    let cov_norm = np / (np - 1.0);
+    let mut total = 0.0;
+    for ch in 0..3 {
+        let get = |img: &image::RgbImage, x: usize, y: usize| {
+            f64::from(img.as_raw()[(y * w + x) * 3 + ch])
+        };
+        let mut sum = 0.0;
+        let mut n = 0usize;
+        for y in 3..h - 3 {
+            for x in 3..w - 3 {
+                let (mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0);
+                for dy in 0..7 {
+                    for dx in 0..7 {
+                        let (u, v) =
+                            (get(&a, x + dx - 3, y + dy - 3), get(&b, x + dx - 3, y + dy - 3));
+                        sx += u;
+                        sy += v;
+                        sxx += u * u;
+                        syy += v * v;
+                        sxy += u * v;
+                    }
+                }
+                let (mx, my) = (sx / np, sy / np);
+                let vx = cov_norm * (sxx / np - mx * mx);
+                let vy = cov_norm * (syy / np - my * my);
+                let vxy = cov_norm * (sxy / np - mx * my);
+                sum += ((2.0 * mx * my + c1) * (2.0 * vxy + c2))
+                    / ((mx * mx + my * my + c1) * (vx + vy + c2));
+                n += 1;
+            }
+        }
+        total += sum / n as f64;
+    }
+    total / 3.0
+}
+
+/// PSNR and SSIM (as the shared harness computes them) of every image of a folder marked at
+/// the default strength (`PROVMARK_DIAG_DIR`, default `testdata/images`), with their means.
+#[test]
+#[ignore = "long: quality over a folder"]
+fn diag_quality() {
+    let dir = std::env::var_os("PROVMARK_DIAG_DIR").map_or_else(|| testdata(""), PathBuf::from);
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let emb = ImageEmbedder::new(&key(), ImageParams::default());
+    let (mut sp, mut ss, mut n) = (0.0, 0.0, 0.0);
+    for f in &files {
+        let Ok(bytes) = std::fs::read(f) else { continue };
+        let Ok(d) = decode(&bytes) else { continue };
+        let mut img = d.pixels.clone();
+        emb.embed(&mut img, ContentId::from_u64(0x0bad_cafe_0000_0001)).unwrap();
+        let (p, s) = (luma_psnr(&d.pixels, &img), rgb_ssim(&d.pixels, &img));
+        println!("QUALITY {}: {p:.2} dB, SSIM {s:.4}", f.display());
+        sp += p;
+        ss += s;
+        n += 1.0;
+    }
+    println!("QUALITY mean PSNR {:.2} dB, mean SSIM {:.4}", sp / n, ss / n);
 }
