@@ -32,11 +32,6 @@ pub(crate) const BLOCK_SYMBOLS: usize = 30;
 pub(crate) const BLOCK_SLOTS: usize = BLOCK_SYMBOLS * SUBBANDS;
 
 /// The role of one slot (symbol, sub-band) of the block.
-/// Slots of a block that carry payload bits: 1062 (three per bit of the 354-bit K=7 code);
-/// the other 138 are sync. The audio's K=11 code (366 bits) spreads over the same slots, 330
-/// bits on three slots and 36 on two, so the sync search and the mark's energy are unchanged.
-pub(crate) const DATA_SLOTS: usize = 1062;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Role {
     /// A sync chip: known to the detector, used to find the block's position and scale.
@@ -61,12 +56,11 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    /// Builds the layout for `coded_bits` payload bits: [`DATA_SLOTS`] slots carry them in
-    /// turn (each bit as many slots as the others, or one fewer), the rest are sync; positions
-    /// and chips come from the key.
+    /// Builds the layout for `coded_bits` payload bits: each bit gets the same number of slots,
+    /// the rest are sync; positions and chips come from the key.
     pub(crate) fn new(key: &WatermarkKey, coded_bits: usize) -> Self {
-        let coded_bits = coded_bits.max(1);
-        let data_slots = DATA_SLOTS.max(coded_bits).min(BLOCK_SLOTS);
+        let per_bit = (BLOCK_SLOTS * 9 / 10) / coded_bits.max(1);
+        let data_slots = per_bit * coded_bits;
         let perm = spread::keyed_permutation(key, "audio/v2/slots", BLOCK_SLOTS);
         let mut roles = vec![Role::Sync; BLOCK_SLOTS];
         for (i, &slot) in perm.iter().enumerate().take(data_slots) {

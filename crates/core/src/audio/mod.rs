@@ -46,13 +46,8 @@ use detect::Search;
 use layout::{Grid, Layout};
 use stft::Plans;
 
-use crate::payload::{ecc::ConvCode, false_positive_probability, PayloadCodec};
+use crate::payload::{false_positive_probability, PayloadCodec, CODED_BITS};
 use crate::{ContentId, Error, Result, WatermarkKey};
-
-/// The payload's error-correcting code in audio: rate 1/3, K=11 (free distance 22; the image
-/// mark keeps the shared K=7 code, free distance 15). Same payload, same 2⁻⁴⁸ tag check per
-/// attempt; 366 coded bits on the slots that carried 354.
-const AUDIO_CODE: ConvCode = ConvCode::K11;
 
 /// Largest magnitude of a soft bit, in units of the soft values' RMS.
 const SOFT_CLIP: f32 = 1.0;
@@ -526,8 +521,7 @@ impl AudioEmbedder {
     /// An embedder for `key` with `params`.
     #[must_use]
     pub fn new(key: &WatermarkKey, params: AudioParams) -> Self {
-        let codec = PayloadCodec::with_code(key, AUDIO_CODE);
-        Self { engine: Engine::new(key, codec.coded_bits()), codec, params }
+        Self { engine: Engine::new(key, CODED_BITS), codec: PayloadCodec::new(key), params }
     }
 
     /// Adds the mark carrying `id` to every channel of `audio`, in place. Samples may exceed
@@ -819,8 +813,7 @@ impl AudioDetector {
     #[must_use]
     pub fn new(key: &WatermarkKey, params: AudioParams) -> Self {
         let search = Self::search_for(&params);
-        let codec = PayloadCodec::with_code(key, AUDIO_CODE);
-        Self { engine: Engine::new(key, codec.coded_bits()), codec, params, search }
+        Self { engine: Engine::new(key, CODED_BITS), codec: PayloadCodec::new(key), params, search }
     }
 
     fn search_for(params: &AudioParams) -> Search {

@@ -91,8 +91,6 @@ impl Decoded {
 #[derive(Clone)]
 pub struct PayloadCodec {
     tag_key: [u8; 32],
-    code: ecc::ConvCode,
-    coded_bits: usize,
     whitening: Vec<bool>,
     /// `interleave[i]` is the position in the medium of coded bit `i`.
     interleave: Vec<usize>,
@@ -105,35 +103,19 @@ impl std::fmt::Debug for PayloadCodec {
 }
 
 impl PayloadCodec {
-    /// Derives the tag key, whitening sequence and interleaver from the watermark key, for
-    /// the module's K=7 code ([`CODED_BITS`] coded bits).
+    /// Derives the tag key, whitening sequence and interleaver from the watermark key.
     #[must_use]
     pub fn new(key: &WatermarkKey) -> Self {
-        Self::with_code(key, ecc::ConvCode::K7)
-    }
-
-    /// As [`new`](Self::new) with another rate-1/n convolutional code: the same payload
-    /// (ID and keyed tag) and false-positive bound, [`coded_bits`](Self::coded_bits) coded
-    /// bits. With [`ecc::ConvCode::K7`] this is exactly [`new`](Self::new).
-    #[must_use]
-    pub fn with_code(key: &WatermarkKey, code: ecc::ConvCode) -> Self {
-        let coded_bits = code.coded_len(INFO_BITS);
         let mut h = Sha256::new();
         h.update(b"provmark payload tag v1\0");
         h.update(key.as_bytes());
         let tag_key = h.finalize().into();
-        let whitening = spread::pn_chips(key, "payload/whitening", coded_bits)
+        let whitening = spread::pn_chips(key, "payload/whitening", CODED_BITS)
             .iter()
             .map(|&c| c > 0.0)
             .collect();
-        let interleave = spread::keyed_permutation(key, "payload/interleave", coded_bits);
-        Self { tag_key, code, coded_bits, whitening, interleave }
-    }
-
-    /// Coded bits per payload ([`CODED_BITS`] for the default code).
-    #[must_use]
-    pub fn coded_bits(&self) -> usize {
-        self.coded_bits
+        let interleave = spread::keyed_permutation(key, "payload/interleave", CODED_BITS);
+        Self { tag_key, whitening, interleave }
     }
 
     fn tag(&self, id: ContentId) -> u64 {
@@ -154,14 +136,11 @@ impl PayloadCodec {
         bits
     }
 
-    /// The [`coded_bits`](Self::coded_bits) values to embed for `id`, each `+1.0` or
-    /// `-1.0`, in medium order.
+    /// The [`CODED_BITS`] values to embed for `id`, each `+1.0` or `-1.0`, in medium order.
     #[must_use]
     pub fn encode(&self, id: ContentId) -> Vec<f32> {
-        let info = self.info_bits(id);
-        let coded =
-            if self.code == ecc::ConvCode::K7 { ecc::encode(&info) } else { self.code.encode(&info) };
-        let mut out = vec![0.0f32; self.coded_bits];
+        let coded = ecc::encode(&self.info_bits(id));
+        let mut out = vec![0.0f32; CODED_BITS];
         for (i, (&c, &w)) in coded.iter().zip(&self.whitening).enumerate() {
             out[self.interleave[i]] = if c ^ w { 1.0 } else { -1.0 };
         }
@@ -172,16 +151,11 @@ impl PayloadCodec {
     /// the magnitude is the confidence).
     ///
     /// # Panics
-    /// If `soft.len() != self.coded_bits()`.
+    /// If `soft.len() != CODED_BITS`.
     #[must_use]
     pub fn decode(&self, soft: &[f32]) -> Decoded {
         let (soft, coded_soft) = self.prepare(soft);
-        let bits = if self.code == ecc::ConvCode::K7 {
-            ecc::decode(&coded_soft, INFO_BITS)
-        } else {
-            self.code.decode(&coded_soft, INFO_BITS)
-        };
-        self.finish(&bits, &soft)
+        self.finish(&ecc::decode(&coded_soft, INFO_BITS), &soft)
     }
 
     /// Like [`Self::decode`], but returns the `list` most likely distinct payloads (list
@@ -190,16 +164,11 @@ impl PayloadCodec {
     /// false-positive bound.
     ///
     /// # Panics
-    /// If `soft.len() != self.coded_bits()`.
+    /// If `soft.len() != CODED_BITS`.
     #[must_use]
     pub fn decode_list(&self, soft: &[f32], list: usize) -> Vec<Decoded> {
         let (soft, coded_soft) = self.prepare(soft);
-        let lists = if self.code == ecc::ConvCode::K7 {
-            ecc::decode_list(&coded_soft, INFO_BITS, list)
-        } else {
-            self.code.decode_list(&coded_soft, INFO_BITS, list)
-        };
-        lists
+        ecc::decode_list(&coded_soft, INFO_BITS, list)
             .iter()
             .map(|bits| self.finish(bits, &soft))
             .collect()
@@ -208,12 +177,12 @@ impl PayloadCodec {
     /// Soft values with erasures for non-finite ones, and the same de-interleaved and
     /// de-whitened for the decoder.
     fn prepare(&self, soft: &[f32]) -> (Vec<f32>, Vec<f32>) {
-        assert_eq!(soft.len(), self.coded_bits, "decode needs exactly coded_bits() soft values");
+        assert_eq!(soft.len(), CODED_BITS, "decode needs exactly CODED_BITS soft values");
         let soft: Vec<f32> = soft.iter().map(|&v| if v.is_finite() { v } else { 0.0 }).collect();
         // Non-finite values carry no information: treat them as erasures. Then de-interleave
         // and remove the whitening (encoding sent `c XOR w` as +1: with w set, a true `c`
         // arrives negative).
-        let coded_soft: Vec<f32> = (0..self.coded_bits)
+        let coded_soft: Vec<f32> = (0..CODED_BITS)
             .map(|i| {
                 let v = soft[self.interleave[i]];
                 if self.whitening[i] {
