@@ -26,7 +26,9 @@
 //!   offset in each ≈ 8.4 s segment, all segments on one block grid per hypothesis (a strong
 //!   segment may keep its own offset: splices); the payload slots of all segments are
 //!   soft-combined, weighted by their sync z-scores, and decoded by the shared payload code,
-//!   best hypotheses first, stopping at the first one whose keyed tag verifies. The false-positive probability counts every decode tried.
+//!   best hypotheses first, stopping at the first one whose keyed tag verifies; if none does,
+//!   the strongest two are list-decoded (the next most likely payloads). The false-positive
+//!   probability counts every payload checked (at most 64: `64 · 2⁻⁴⁸ ≈ 2.3·10⁻¹³`).
 
 mod buffer;
 mod detect;
