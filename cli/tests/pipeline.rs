@@ -676,3 +676,99 @@ fn audio_reencoded_as_mp3_128k_is_modified_and_stripped_by_ffmpeg_is_metadata_st
         assert_eq!(r["label_status"], "not_found");
     }
 }
+
+/// A 130 s recording is stamped as a stream (in bounded memory; the core test
+/// `stamping_a_long_stream_equals_stamping_it_whole` proves the bytes equal the whole-file
+/// stamp), as WAV and, from FLAC input, as FLAC; a truncated one (its header states more
+/// frames than it holds) falls back to the whole-file decoder. All verify as authentic, a
+/// re-run skips them through the streamed metadata reader, and nothing is left behind.
+#[test]
+fn long_audio_is_stamped_as_a_stream_and_a_rerun_skips_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, home, out) =
+        (tmp.path().join("in"), tmp.path().join("home"), tmp.path().join("out"));
+    fs::create_dir_all(&input).unwrap();
+    // The 26 s speech five times over.
+    let speech = fs::read(testdata("audio/pcm16-16000-mono-26s-librivox.wav")).unwrap();
+    assert_eq!(&speech[36..40], b"data");
+    let pcm = &speech[44..];
+    let mut long = speech[..44].to_vec();
+    for _ in 0..5 {
+        long.extend_from_slice(pcm);
+    }
+    let data = u32::try_from(pcm.len() * 5).unwrap();
+    long[40..44].copy_from_slice(&data.to_le_bytes());
+    long[4..8].copy_from_slice(&(data + 36).to_le_bytes());
+    fs::write(input.join("long.wav"), &long).unwrap();
+    fs::write(input.join("truncated.wav"), &long[..long.len() - 32_000]).unwrap();
+    let flac = std::process::Command::new("flac")
+        .args(["--silent", "--force", "-o"])
+        .arg(input.join("long-flac.flac"))
+        .arg(input.join("long.wav"))
+        .status();
+    let with_flac = flac.is_ok_and(|s| s.success());
+    if !with_flac {
+        eprintln!("flac not installed: FLAC input not checked");
+    }
+    let n = if with_flac { 3 } else { 2 };
+
+    let run = stamp(&home, &out).arg("--json").arg(&input).output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let lines = json_lines(&run.stdout);
+    assert_eq!(lines.len(), n);
+    assert!(lines.iter().all(|l| l["status"] == "stamped"), "{lines:?}");
+    let (files, temps) = walk_outputs(&out);
+    assert_eq!(files.len(), n, "{files:?}");
+    assert!(temps.is_empty(), "left behind: {temps:?}");
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let (code, verdicts) = verify(&home, &refs);
+    assert_eq!(code, 0, "{verdicts:?}");
+    for v in &verdicts {
+        assert_eq!(v["verdict"], "authentic", "{v}");
+    }
+    assert_eq!(ledger_size(&home), n as u64);
+
+    let rerun = stamp(&home, &out).arg("--json").arg(&input).output().unwrap();
+    let lines = json_lines(&rerun.stdout);
+    assert!(lines.iter().all(|l| l["status"] == "skipped"), "{lines:?}");
+    assert_eq!(ledger_size(&home), n as u64);
+
+    // `trace` reads it as streams too: by the watermark, and with the label stripped (ffmpeg
+    // copies the PCM, drops our chunks) by the watermark still; the bundle names the file's
+    // SHA-256.
+    let url = format!("sqlite:{}", home.join("ledger.db").display());
+    let trace = |file: &Path| {
+        let t = provmark()
+            .arg("trace")
+            .arg("--home")
+            .arg(&home)
+            .args(["--ledger", &url, "--json"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+        serde_json::from_slice::<Value>(&t.stdout).unwrap()
+    };
+    let long_out = files.iter().find(|f| f.ends_with("in/long.wav")).unwrap();
+    let found = trace(long_out);
+    assert_eq!(found["found_by"], "watermark", "{found}");
+    let sha = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(fs::read(long_out).unwrap()))
+    };
+    assert_eq!(found["file_sha256"], sha);
+    let stamped_id = found["id"].clone();
+    let stripped = tmp.path().join("stripped.wav");
+    let ff = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i"])
+        .arg(long_out)
+        .args(["-map_metadata", "-1", "-c:a", "pcm_s16le"])
+        .arg(&stripped)
+        .status();
+    if ff.is_ok_and(|s| s.success()) {
+        let found = trace(&stripped);
+        assert_eq!((found["found_by"].as_str(), &found["id"]), (Some("watermark"), &stamped_id));
+    } else {
+        eprintln!("ffmpeg not installed: stripped copy not traced");
+    }
+}

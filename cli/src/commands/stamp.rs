@@ -15,8 +15,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use provmark_core::audio::AudioParams;
+use provmark_core::audio_codec::AudioFormat;
 use provmark_core::image::ImageParams;
-use provmark_core::stamp::{Kind, StampSettings, Stamped, Stamper, VisibleOptions};
+use provmark_core::stamp::{Kind, StampSettings, Stamped, StampedStream, Stamper, VisibleOptions};
 use provmark_core::visible::{CueStyle, LabelStyle};
 use provmark_core::{container, ContentId, Identity, SigningKey};
 use provmark_ledger::{Fingerprint, LabelFlags, Ledger, MediaKind, Record};
@@ -29,7 +30,42 @@ use crate::pipeline::files::{rename_synced, write_synced};
 use crate::pipeline::inputs::{self, Destination, Job};
 
 /// A file stamped into its temporary path: its ID, the stamp, and its final path.
-type TempStamp = (ContentId, Stamped, PathBuf);
+type TempStamp = (ContentId, Done, PathBuf);
+
+/// What the record and the report need of a stamped file (held whole or streamed).
+struct Done {
+    kind: Kind,
+    media_sha256: [u8; 32],
+    fingerprint: provmark_core::fingerprint::Fingerprint,
+    visible: bool,
+    /// The audio embedder's self-check (`None`: images, or audio too long to check).
+    self_check: Option<bool>,
+    bytes: u64,
+}
+
+impl Done {
+    fn whole(s: &Stamped) -> Self {
+        Self {
+            kind: s.kind,
+            media_sha256: s.media_sha256,
+            fingerprint: s.fingerprint,
+            visible: s.visible.is_some(),
+            self_check: s.watermark_self_check,
+            bytes: s.bytes.len() as u64,
+        }
+    }
+
+    fn streamed(s: &StampedStream) -> Self {
+        Self {
+            kind: Kind::Audio,
+            media_sha256: s.media_sha256,
+            fingerprint: s.fingerprint,
+            visible: s.visible.is_some(),
+            self_check: None,
+            bytes: s.bytes_written,
+        }
+    }
+}
 
 /// What happened to one file.
 enum Outcome {
@@ -198,8 +234,8 @@ fn process_batch(
                     kind: s.kind,
                     index,
                     output,
-                    bytes: s.bytes.len() as u64,
-                    self_check: s.watermark_self_check,
+                    bytes: s.bytes,
+                    self_check: s.self_check,
                 }
             }
             Err(e) => {
@@ -251,14 +287,24 @@ fn temp_path(output: &Path) -> PathBuf {
 
 /// The content ID of a stamped file whose record is in the ledger with the same media hash.
 fn logged_id(path: &Path, ledger: &mut Ledger) -> anyhow::Result<Option<ContentId>> {
-    let Ok(bytes) = fs::read(path) else { return Ok(None) };
-    let report = container::read_metadata(&bytes);
+    // WAV and FLAC are read as streams (an hour of audio is 635 MB); the rest whole.
+    let streamed = fs::File::open(path).ok().and_then(|mut f| {
+        let report = container::read_metadata_stream(&mut f).ok()?;
+        Some((report, container::media_hash_stream(&mut f)))
+    });
+    let (report, hash) = match streamed {
+        Some(found) => found,
+        None => {
+            let Ok(bytes) = fs::read(path) else { return Ok(None) };
+            (container::read_metadata(&bytes), container::media_hash(&bytes))
+        }
+    };
     let Some(id) =
         report.parsed_labels().find_map(|(_, p)| p.label.produce_id.parse::<ContentId>().ok())
     else {
         return Ok(None);
     };
-    let Ok(hash) = container::media_hash(&bytes) else { return Ok(None) };
+    let Ok(hash) = hash else { return Ok(None) };
     let found = ledger.find_by_id(id).context("ledger lookup failed")?;
     Ok(found.filter(|f| f.record.media_sha256 == hash).map(|_| id))
 }
@@ -268,13 +314,66 @@ fn stamp_to_temp(
     stamper: &Stamper<SigningKey>,
     created: &str,
 ) -> anyhow::Result<TempStamp> {
+    let id = ContentId::random()?;
+    if let Some(done) = stamp_streamed(job, stamper, id, created)? {
+        return Ok(done);
+    }
     let input =
         fs::read(&job.input).with_context(|| format!("cannot read `{}`", job.input.display()))?;
-    let id = ContentId::random()?;
     let stamped = stamper.stamp(&input, id, created)?;
     let output = output_path(job, stamped.extension);
     write_synced(&temp_path(&output), &stamped.bytes)?;
-    Ok((id, stamped, output))
+    Ok((id, Done::whole(&stamped), output))
+}
+
+/// Audio longer than the embedder's self-check (2 minutes) whose container states its
+/// length is stamped as a stream, in memory bounded by a few seconds of audio whatever its
+/// length: the encoded audio goes to an unnamed scratch file beside the output (gone when
+/// closed, even if the process is killed), then the labelled file to the synced temporary
+/// path. `None`: stamp it whole (short, not audio, or fewer frames than the header states).
+fn stamp_streamed(
+    job: &Job,
+    stamper: &Stamper<SigningKey>,
+    id: ContentId,
+    created: &str,
+) -> anyhow::Result<Option<TempStamp>> {
+    let Some((mut reader, format)) = super::watermark_audio::open_long(&job.input)? else {
+        return Ok(None);
+    };
+    let format = format.unwrap_or(AudioFormat::Flac);
+    let output = output_path(job, if format == AudioFormat::Wav { "wav" } else { "flac" });
+    let tmp = temp_path(&output);
+    let dir = tmp.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let result = (|| -> anyhow::Result<StampedStream> {
+        let mut scratch = tempfile::tempfile_in(dir)
+            .with_context(|| format!("cannot create a scratch file in `{}`", dir.display()))?;
+        let file =
+            fs::File::create(&tmp).with_context(|| format!("cannot create `{}`", tmp.display()))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let s = stamper.stamp_audio_stream(
+            &mut reader,
+            format,
+            (&mut scratch, &mut out),
+            id,
+            created,
+        )?;
+        let file = out.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        file.sync_all().with_context(|| format!("cannot sync `{}`", tmp.display()))?;
+        Ok(s)
+    })();
+    match result {
+        Ok(s) => Ok(Some((id, Done::streamed(&s), output))),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            // Fewer frames than the header states (a truncated recording): decode what is
+            // there, whole.
+            if matches!(e.downcast_ref(), Some(provmark_core::Error::Decode { .. })) {
+                return Ok(None);
+            }
+            Err(e.context(format!("cannot stamp `{}`", job.input.display())))
+        }
+    }
 }
 
 /// The job's output path, with the extension of the format actually written when it
@@ -296,7 +395,7 @@ fn output_path(job: &Job, extension: &str) -> PathBuf {
 fn record(
     identity: &Identity,
     id: ContentId,
-    s: &Stamped,
+    s: &Done,
     created_unix: u64,
     batch_id: u64,
     model: &str,
@@ -320,7 +419,7 @@ fn record(
         fingerprint: Some(Fingerprint(s.fingerprint)),
         watermark_algorithm: alg.0.to_owned(),
         watermark_version: alg.1,
-        visible_label: if s.visible.is_some() { flags } else { LabelFlags::NONE },
+        visible_label: if s.visible { flags } else { LabelFlags::NONE },
         batch_id,
     }
 }

@@ -6,11 +6,12 @@
 //! the media bytes, else the nearest perceptual fingerprint within the match radius.
 
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use base64::Engine as _;
 use provmark_core::fingerprint::{self, AUDIO_MATCH_RADIUS, IMAGE_MATCH_RADIUS};
-use provmark_core::stamp::{Detectors, Kind};
+use provmark_core::stamp::{Detectors, Finding, Kind};
 use provmark_core::{container, ContentId};
 use provmark_ledger::{Found, Ledger, NoteVerifier};
 use serde_json::{json, Value};
@@ -38,9 +39,8 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<Status> {
             )?);
         }
     }
-    let bytes =
-        fs::read(&args.file).with_context(|| format!("cannot read `{}`", args.file.display()))?;
-    let (found, how) = lookup(&bytes, &detectors, &mut ledger)?;
+    let subject = Subject::open(&args.file)?;
+    let (found, how) = lookup(&subject, &detectors, &mut ledger)?;
     let Some(found) = found else {
         print(
             args.json,
@@ -56,7 +56,7 @@ pub fn run(args: &TraceArgs) -> anyhow::Result<Status> {
         )?;
     let verifier = NoteVerifier::new(found.checkpoint.origin(), provider.verifying_key()?)?;
     found.verify(&verifier).context("the ledger's answer does not verify")?;
-    let bundle = evidence(&found, how, &bytes, &verifier);
+    let bundle = evidence(&found, how, &subject.sha256()?, &verifier);
     if let Some(path) = &args.evidence {
         write_atomic(path, serde_json::to_string_pretty(&bundle)?.as_bytes())?;
     }
@@ -86,44 +86,133 @@ fn print(json: bool, value: &Value, human: &str) {
     }
 }
 
+/// The file traced: held whole, or (audio longer than 2 minutes whose container states its
+/// length) read as streams, so an hour of audio never has to be in memory.
+enum Subject {
+    Whole(Vec<u8>),
+    Long(PathBuf),
+}
+
+impl Subject {
+    fn open(path: &Path) -> anyhow::Result<Self> {
+        if super::watermark_audio::open_long(path)?.is_some() {
+            return Ok(Self::Long(path.to_path_buf()));
+        }
+        let bytes = fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        Ok(Self::Whole(bytes))
+    }
+
+    fn detect(&self, detectors: &Detectors) -> Option<Finding> {
+        match self {
+            Self::Whole(b) => detectors.detect(b).ok(),
+            Self::Long(path) => {
+                let (reader, _) = super::watermark_audio::open_long(path).ok()??;
+                let spec = reader.spec();
+                let shape = (spec.channels, spec.sample_rate, spec.frames.unwrap_or(0));
+                match detectors
+                    .detect_audio_stream(shape, &mut super::watermark_audio::reopen(path))
+                {
+                    Ok(f) => Some(f),
+                    // Fewer frames than the header states (a truncated recording): whole.
+                    Err(_) => fs::read(path).ok().and_then(|b| detectors.detect(&b).ok()),
+                }
+            }
+        }
+    }
+
+    /// The label's `ProduceID` and the media hash.
+    fn metadata(&self) -> (Option<ContentId>, Option<[u8; 32]>) {
+        let produce_id = |r: &provmark_core::manifest::MetadataReport| {
+            r.parsed_labels().find_map(|(_, p)| p.label.produce_id.parse::<ContentId>().ok())
+        };
+        match self {
+            Self::Whole(b) => {
+                (produce_id(&container::read_metadata(b)), container::media_hash(b).ok())
+            }
+            Self::Long(path) => {
+                let Ok(mut f) = fs::File::open(path) else { return (None, None) };
+                match container::read_metadata_stream(&mut f) {
+                    Ok(r) => (produce_id(&r), container::media_hash_stream(&mut f).ok()),
+                    // MP3, Ogg, M4A: the metadata whole (a tenth of the size of PCM).
+                    Err(_) => match fs::read(path) {
+                        Ok(b) => (
+                            produce_id(&container::read_metadata(&b)),
+                            container::media_hash(&b).ok(),
+                        ),
+                        Err(_) => (None, None),
+                    },
+                }
+            }
+        }
+    }
+
+    fn fingerprint(&self) -> Option<(fingerprint::Fingerprint, u32)> {
+        match self {
+            Self::Whole(bytes) => match Kind::sniff(bytes)? {
+                Kind::Image => provmark_core::codec::image::decode(bytes)
+                    .ok()
+                    .and_then(|d| fingerprint::image_fingerprint(&d.pixels).ok())
+                    .map(|f| (f, IMAGE_MATCH_RADIUS)),
+                Kind::Audio => provmark_core::audio_codec::decode(bytes, &Default::default())
+                    .ok()
+                    .and_then(|a| {
+                        fingerprint::audio_fingerprint(a.samples(), a.sample_rate(), a.channels())
+                            .ok()
+                    })
+                    .map(|f| (f, AUDIO_MATCH_RADIUS)),
+            },
+            Self::Long(path) => {
+                let (mut reader, _) = super::watermark_audio::open_long(path).ok()??;
+                let spec = reader.spec();
+                let mut printer =
+                    fingerprint::AudioPrinter::new(spec.sample_rate, spec.channels, spec.frames?)
+                        .ok()?;
+                while let Some(chunk) = reader.next_chunk().ok()? {
+                    printer.push(&chunk).ok()?;
+                }
+                printer.finish().ok().map(|f| (f, AUDIO_MATCH_RADIUS))
+            }
+        }
+    }
+
+    /// SHA-256 of the file's bytes.
+    fn sha256(&self) -> anyhow::Result<[u8; 32]> {
+        match self {
+            Self::Whole(b) => Ok(Sha256::digest(b).into()),
+            Self::Long(path) => {
+                let mut f = fs::File::open(path)
+                    .with_context(|| format!("cannot read `{}`", path.display()))?;
+                let mut h = Sha256::new();
+                std::io::copy(&mut f, &mut h)
+                    .with_context(|| format!("cannot read `{}`", path.display()))?;
+                Ok(h.finalize().into())
+            }
+        }
+    }
+}
+
 fn lookup(
-    bytes: &[u8],
+    subject: &Subject,
     detectors: &Detectors,
     ledger: &mut Ledger,
 ) -> anyhow::Result<(Option<Found>, &'static str)> {
-    let finding = detectors.detect(bytes).ok();
-    if let Some(id) = finding.and_then(|f| f.id) {
+    if let Some(id) = subject.detect(detectors).and_then(|f| f.id) {
         if let Some(f) = ledger.find_by_id(id)? {
             return Ok((Some(f), "watermark"));
         }
     }
-    let report = container::read_metadata(bytes);
-    if let Some(id) =
-        report.parsed_labels().find_map(|(_, p)| p.label.produce_id.parse::<ContentId>().ok())
-    {
+    let (produce_id, hash) = subject.metadata();
+    if let Some(id) = produce_id {
         if let Some(f) = ledger.find_by_id(id)? {
             return Ok((Some(f), "label"));
         }
     }
-    if let Ok(hash) = container::media_hash(bytes) {
+    if let Some(hash) = hash {
         if let Some(f) = ledger.find_by_content_hash(&hash)?.into_iter().next() {
             return Ok((Some(f), "content_hash"));
         }
     }
-    let print = match Kind::sniff(bytes) {
-        Some(Kind::Image) => provmark_core::codec::image::decode(bytes)
-            .ok()
-            .and_then(|d| fingerprint::image_fingerprint(&d.pixels).ok())
-            .map(|f| (f, IMAGE_MATCH_RADIUS)),
-        Some(Kind::Audio) => provmark_core::audio_codec::decode(bytes, &Default::default())
-            .ok()
-            .and_then(|a| {
-                fingerprint::audio_fingerprint(a.samples(), a.sample_rate(), a.channels()).ok()
-            })
-            .map(|f| (f, AUDIO_MATCH_RADIUS)),
-        None => None,
-    };
-    if let Some((fp, radius)) = print {
+    if let Some((fp, radius)) = subject.fingerprint() {
         if let Some(f) = ledger.find_nearest_fingerprint(&fp, radius)? {
             return Ok((Some(f), "fingerprint"));
         }
@@ -131,14 +220,14 @@ fn lookup(
     Ok((None, "none"))
 }
 
-fn evidence(found: &Found, how: &str, file: &[u8], verifier: &NoteVerifier) -> Value {
+fn evidence(found: &Found, how: &str, file_sha256: &[u8; 32], verifier: &NoteVerifier) -> Value {
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let r = &found.record;
     json!({
         "evidence_version": EVIDENCE_VERSION,
         "found_by": how,
         "distance": found.distance,
-        "file_sha256": hex::encode(Sha256::digest(file)),
+        "file_sha256": hex::encode(file_sha256),
         "id": r.content_id,
         "kind": r.kind.as_str(),
         "producer_code": r.producer_code.to_string(),

@@ -19,7 +19,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use provmark_core::audio::{AudioDetector, AudioEmbedder, AudioParams, SELF_CHECK_MAX_SECONDS};
 use provmark_core::audio_codec::{
-    self, AudioFormat, AudioReader, DecodeLimits, FlacStreamWriter, WavStreamWriter,
+    self, AudioFormat, AudioReader, AudioStreamWriter, DecodeLimits, WavStreamWriter,
 };
 use provmark_core::{ContentId, WatermarkKey};
 use serde::Serialize;
@@ -132,9 +132,9 @@ fn write_wav(audio: &provmark_core::audio::AudioBuffer, output: &Path) -> anyhow
     })
 }
 
-/// A packet reader over the file at `path` (`None` if it is not an audio file symphonia
-/// opens: the whole-file decoder then reports why).
-fn open_reader(path: &Path) -> anyhow::Result<Option<AudioReader>> {
+/// A packet reader over the file at `path` and the format its first bytes show (`None` if it
+/// is not an audio file symphonia opens: the whole-file decoder then reports why).
+fn open_reader(path: &Path) -> anyhow::Result<Option<(AudioReader, Option<AudioFormat>)>> {
     let open =
         || std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()));
     let mut head = [0u8; 16];
@@ -143,30 +143,31 @@ fn open_reader(path: &Path) -> anyhow::Result<Option<AudioReader>> {
     // Streamed: the sample-count cap (a bound on memory) does not apply; the duration cap does.
     let mut limits = DecodeLimits::default();
     limits.max_samples = u64::MAX;
-    Ok(AudioReader::new(Box::new(open()?), hint, &limits).ok())
+    Ok(AudioReader::new(Box::new(open()?), hint, &limits).ok().map(|r| (r, hint)))
 }
 
-/// A streamed output file, WAV or FLAC.
-enum StreamOut {
-    Wav(WavStreamWriter<std::io::BufWriter<std::fs::File>>),
-    Flac(Box<FlacStreamWriter<std::io::BufWriter<std::fs::File>>>),
+/// A packet reader over `path` if it is audio longer than the embedder's self-check covers
+/// (2 minutes) by its container's stated length: such files are streamed, in bounded
+/// memory; the rest are decoded whole. With the format its first bytes show.
+pub(crate) fn open_long(path: &Path) -> anyhow::Result<Option<(AudioReader, Option<AudioFormat>)>> {
+    Ok(open_reader(path)?.filter(|(r, _)| {
+        let spec = r.spec();
+        #[allow(clippy::cast_precision_loss, reason = "duration")]
+        let seconds = spec.frames.map_or(0.0, |f| f as f64 / f64::from(spec.sample_rate));
+        seconds > SELF_CHECK_MAX_SECONDS
+    }))
 }
 
-impl StreamOut {
-    fn write(&mut self, samples: &[f32]) -> provmark_core::Result<()> {
-        match self {
-            Self::Wav(w) => w.write(samples),
-            Self::Flac(w) => w.write(samples),
-        }
-    }
-
-    fn finish(self) -> anyhow::Result<()> {
-        let out = match self {
-            Self::Wav(w) => w.finish()?,
-            Self::Flac(w) => (*w).finish()?,
-        };
-        out.into_inner().map_err(std::io::IntoInnerError::into_error)?;
-        Ok(())
+/// Opens `path` again as a sample stream, for detectors that read a long file twice.
+pub(crate) fn reopen(
+    path: &Path,
+) -> impl FnMut() -> provmark_core::Result<Box<dyn provmark_core::audio::SampleSource>> + '_ {
+    move || {
+        let reopened = open_reader(path)
+            .map_err(|e| provmark_core::Error::decode("audio", format!("{e:#}")))?;
+        let (reader, _) = reopened
+            .ok_or_else(|| provmark_core::Error::decode("audio", "the file changed while read"))?;
+        Ok(Box::new(reader))
     }
 }
 
@@ -180,14 +181,11 @@ fn embed_streaming(
     (output, format): (&Path, AudioFormat),
     params: AudioParams,
 ) -> anyhow::Result<Option<AudioEmbedReport>> {
-    let Some(mut reader) = open_reader(input)? else { return Ok(None) };
+    let Some((mut reader, _)) = open_long(input)? else { return Ok(None) };
     let spec = reader.spec();
     let Some(frames) = spec.frames else { return Ok(None) };
     #[allow(clippy::cast_precision_loss, reason = "duration")]
     let seconds = frames as f64 / f64::from(spec.sample_rate);
-    if seconds <= SELF_CHECK_MAX_SECONDS {
-        return Ok(None);
-    }
     let tmp = crate::pipeline::files::temp_beside(output);
     // Set when the file holds fewer frames than its header states (a truncated recording):
     // the whole-file decoder then takes what is there.
@@ -197,12 +195,7 @@ fn embed_streaming(
             .with_context(|| format!("cannot write `{}`", output.display()))?;
         let out = std::io::BufWriter::with_capacity(1 << 20, file);
         let shape = (spec.channels, spec.sample_rate, spec.format, frames);
-        let mut writer = match format {
-            AudioFormat::Flac => StreamOut::Flac(Box::new(FlacStreamWriter::new(
-                out, shape.0, shape.1, shape.2, shape.3,
-            )?)),
-            _ => StreamOut::Wav(WavStreamWriter::new(out, shape.0, shape.1, shape.2, shape.3)?),
-        };
+        let mut writer = AudioStreamWriter::new(format, out, shape.0, shape.1, shape.2, shape.3)?;
         // The originals of the samples not yet written back, for the SNR.
         let pending = std::cell::RefCell::new(VecDeque::<f32>::new());
         let (mut signal, mut noise) = (0.0f64, 0.0f64);
@@ -225,7 +218,7 @@ fn embed_streaming(
                 writer.write(marked)
             },
         )?;
-        writer.finish()?;
+        writer.finish()?.into_inner().map_err(std::io::IntoInnerError::into_error)?;
         Ok(if noise > 0.0 { 10.0 * (signal / noise).log10() } else { f64::INFINITY })
     })();
     let snr_db = match result {
@@ -301,12 +294,7 @@ pub fn detect_audio(
     };
     // Long files whose container states their length are read as streams (twice per key),
     // in bounded memory; the rest are decoded whole.
-    let stream = open_reader(path)?.filter(|r| {
-        let spec = r.spec();
-        #[allow(clippy::cast_precision_loss, reason = "duration")]
-        let seconds = spec.frames.map_or(0.0, |f| f as f64 / f64::from(spec.sample_rate));
-        seconds > SELF_CHECK_MAX_SECONDS
-    });
+    let stream = open_long(path)?.map(|(r, _)| r);
     let audio = if stream.is_none() { Some(read_audio(path)?) } else { None };
     for (key_id, key) in keys {
         let detector = AudioDetector::new(key, params.clone());
@@ -315,14 +303,7 @@ pub fn detect_audio(
             (None, Some(reader)) => {
                 let spec = reader.spec();
                 let shape = (spec.channels, spec.sample_rate, spec.frames.unwrap_or(0));
-                let streamed = detector.detect_stream(shape, &mut || {
-                    let reopened = open_reader(path)
-                        .map_err(|e| provmark_core::Error::decode("audio", format!("{e:#}")))?;
-                    let reader = reopened.ok_or_else(|| {
-                        provmark_core::Error::decode("audio", "the file changed while read")
-                    })?;
-                    Ok(Box::new(reader))
-                });
+                let streamed = detector.detect_stream(shape, &mut reopen(path));
                 match streamed {
                     Ok(r) => r,
                     // Fewer frames than the header states (a truncated recording): decode

@@ -568,6 +568,73 @@ impl<W: std::io::Write> WavStreamWriter<W> {
     }
 }
 
+/// A stream writer for WAV or FLAC output, chosen at run time.
+#[derive(Debug)]
+pub enum AudioStreamWriter<W: std::io::Write + std::io::Seek> {
+    /// WAV: written as it goes.
+    Wav(WavStreamWriter<W>),
+    /// FLAC: frames encoded in parallel a chunk at a time, `STREAMINFO` rewritten at the end.
+    Flac(Box<FlacStreamWriter<W>>),
+}
+
+impl<W: std::io::Write + std::io::Seek> AudioStreamWriter<W> {
+    /// A writer of `format` for `frames` frames of `channels` channels to `out`.
+    ///
+    /// # Errors
+    /// [`Error::Params`] for a format without an encoder here, else as the writer's `new`.
+    pub fn new(
+        format: AudioFormat,
+        out: W,
+        channels: u16,
+        sample_rate: u32,
+        sample_format: SampleFormat,
+        frames: u64,
+    ) -> Result<Self> {
+        match format {
+            AudioFormat::Wav => Ok(Self::Wav(WavStreamWriter::new(
+                out,
+                channels,
+                sample_rate,
+                sample_format,
+                frames,
+            )?)),
+            AudioFormat::Flac => Ok(Self::Flac(Box::new(FlacStreamWriter::new(
+                out,
+                channels,
+                sample_rate,
+                sample_format,
+                frames,
+            )?))),
+            other => Err(Error::params(
+                "audio output format",
+                format!("no encoder for {other:?}; write WAV or FLAC"),
+            )),
+        }
+    }
+
+    /// Appends interleaved samples.
+    ///
+    /// # Errors
+    /// As the writer's `write`.
+    pub fn write(&mut self, samples: &[f32]) -> Result<()> {
+        match self {
+            Self::Wav(w) => w.write(samples),
+            Self::Flac(w) => w.write(samples),
+        }
+    }
+
+    /// Finishes the file and returns the writer.
+    ///
+    /// # Errors
+    /// As the writer's `finish`.
+    pub fn finish(self) -> Result<W> {
+        match self {
+            Self::Wav(w) => w.finish(),
+            Self::Flac(w) => (*w).finish(),
+        }
+    }
+}
+
 /// Encodes to `format` (WAV or FLAC).
 ///
 /// # Errors

@@ -5,12 +5,14 @@
 //! identifier); writing files and committing the record are the caller's job (the CLI does
 //! both, in that order, so that no stamped file exists without its committed record).
 
+use std::io::{Read, Seek, SeekFrom, Write};
+
 use ed25519_dalek::Signature;
 use image::DynamicImage;
 use signature::Signer;
 
-use crate::audio::{AudioBuffer, AudioEmbedder, AudioParams};
-use crate::audio_codec::{self, AudioFormat, DecodeLimits};
+use crate::audio::{AudioBuffer, AudioDetection, AudioEmbedder, AudioParams};
+use crate::audio_codec::{self, AudioFormat, AudioStreamWriter, DecodeLimits};
 use crate::codec::image::{self as image_codec, ImageFormat};
 use crate::codec::MediaKind;
 use crate::fingerprint::{self, Fingerprint};
@@ -90,6 +92,22 @@ pub struct Stamped {
     pub watermark_self_check: Option<bool>,
 }
 
+/// An audio file stamped as a stream ([`Stamper::stamp_audio_stream`]): what [`Stamped`]
+/// says, but the bytes, which went to the writer.
+#[derive(Clone, Debug)]
+pub struct StampedStream {
+    /// The file extension of the output format (`wav` or `flac`).
+    pub extension: &'static str,
+    /// SHA-256 of the media bytes (metadata carriers excluded): the hard binding.
+    pub media_sha256: [u8; 32],
+    /// Perceptual fingerprint of the stamped content.
+    pub fingerprint: Fingerprint,
+    /// The audio cue added, if any.
+    pub visible: Option<VisibleIdentifier>,
+    /// Bytes written to the output.
+    pub bytes_written: u64,
+}
+
 /// The marked media of one file before its metadata: encoded bytes, file extension,
 /// fingerprint and the visible identifier added.
 type StampedMedia = (Vec<u8>, &'static str, Fingerprint, Option<VisibleIdentifier>);
@@ -147,13 +165,7 @@ impl<S: Signer<Signature>> Stamper<S> {
                 (bytes, kind, ext, fp, vis, AUDIO_ALGORITHM, check)
             }
         };
-        let mut request = LabelRequest::new(id, created)
-            .with_model(self.settings.model.clone())
-            .with_watermark(alg.0, alg.1.to_string())
-            .with_ledger_origin(self.settings.ledger_origin.clone());
-        if let Some(v) = &visible {
-            request = request.with_visible(visible_claim(v));
-        }
+        let request = self.label_request(id, created, alg, visible.as_ref());
         let (bytes, media_sha256) =
             container::write_label_hashed(&content, &request, &self.signer, &self.provider)?;
         Ok(Stamped {
@@ -164,6 +176,110 @@ impl<S: Signer<Signature>> Stamper<S> {
             fingerprint,
             visible,
             watermark_self_check: check,
+        })
+    }
+
+    fn label_request(
+        &self,
+        id: ContentId,
+        created: &str,
+        alg: (&str, u16),
+        visible: Option<&VisibleIdentifier>,
+    ) -> LabelRequest {
+        let mut request = LabelRequest::new(id, created)
+            .with_model(self.settings.model.clone())
+            .with_watermark(alg.0, alg.1.to_string())
+            .with_ledger_origin(self.settings.ledger_origin.clone());
+        if let Some(v) = visible {
+            request = request.with_visible(visible_claim(v));
+        }
+        request
+    }
+
+    /// Stamps audio that arrives as a stream (`reader`, whose container states its length),
+    /// in memory bounded by a few seconds of audio and the file's metadata, whatever its
+    /// length: the cue, the mark, the fingerprint and the encoder all take the samples as
+    /// they come, the encoded audio goes to `scratch` (empty, at position 0; a temporary
+    /// file), then the signed metadata is written around it into `out` with the audio bytes
+    /// copied ([`container::write_label_stream`]). `input` is the input's format (WAV stays
+    /// WAV, everything else becomes FLAC, as in [`stamp`](Self::stamp)).
+    ///
+    /// For audio longer than the embedder's self-check covers (2 minutes) the bytes written
+    /// are exactly those [`stamp`](Self::stamp) returns; shorter audio is better stamped
+    /// whole, since the self-check strengthens a mark its host leaves without margin (no
+    /// self-check runs here).
+    ///
+    /// # Errors
+    /// [`Error::Params`] if the container does not state its length, [`Error::Decode`] if
+    /// the stream ends early or is corrupt, and the errors of [`stamp`](Self::stamp) and of
+    /// writing `scratch` and `out`.
+    pub fn stamp_audio_stream<T, W>(
+        &self,
+        reader: &mut audio_codec::AudioReader,
+        input: AudioFormat,
+        (scratch, out): (&mut T, &mut W),
+        id: ContentId,
+        created: &str,
+    ) -> Result<StampedStream>
+    where
+        T: Read + Write + Seek,
+        W: Write,
+    {
+        let spec = reader.spec();
+        let frames = spec.frames.ok_or_else(|| {
+            Error::params("audio stream", "the container does not state the length")
+        })?;
+        let (rate, channels) = (spec.sample_rate, spec.channels);
+        let mut cue = match &self.settings.visible.audio {
+            Some(style) => Some(visible::audio_cue_frames(frames, rate, channels, style)?),
+            None => None,
+        };
+        let total = frames + cue.as_ref().map_or(0, visible::CueFrames::added_frames);
+        let out_format =
+            if input == AudioFormat::Wav { AudioFormat::Wav } else { AudioFormat::Flac };
+        let mut printer = fingerprint::AudioPrinter::new(rate, channels, total)?;
+        let mut writer =
+            AudioStreamWriter::new(out_format, &mut *scratch, channels, rate, spec.format, total)?;
+        // The cue's head, then the reader's chunks, then the cue's tail.
+        let take = |v: &mut Vec<f32>| Some(std::mem::take(v)).filter(|v| !v.is_empty());
+        let (mut head, mut tail) = match &mut cue {
+            Some(c) => (take(&mut c.head), take(&mut c.tail)),
+            None => (None, None),
+        };
+        let mut body_done = false;
+        self.audio.embed_stream(
+            (channels, rate, total),
+            id,
+            &mut || {
+                if let Some(h) = head.take() {
+                    return Ok(Some(h));
+                }
+                if !body_done {
+                    if let Some(c) = reader.next_chunk()? {
+                        return Ok(Some(c));
+                    }
+                    body_done = true;
+                }
+                Ok(tail.take())
+            },
+            &mut |marked: &[f32]| {
+                printer.push(marked)?;
+                writer.write(marked)
+            },
+        )?;
+        writer.finish()?;
+        let fingerprint = printer.finish()?;
+        scratch.seek(SeekFrom::Start(0))?;
+        let visible = cue.map(|c| VisibleIdentifier::AudioCue(c.placement));
+        let request = self.label_request(id, created, AUDIO_ALGORITHM, visible.as_ref());
+        let (bytes_written, media_sha256) =
+            container::write_label_stream(scratch, out, &request, &self.signer, &self.provider)?;
+        Ok(StampedStream {
+            extension: out_format.extension(),
+            media_sha256,
+            fingerprint,
+            visible,
+            bytes_written,
         })
     }
 
@@ -317,18 +433,46 @@ impl Detectors {
             }
             Kind::Audio => {
                 let audio = audio_codec::decode(bytes, &DecodeLimits::default())?;
-                for (i, d) in self.audio.iter().enumerate() {
-                    let r = d.detect(&audio)?;
-                    attempts += u64::from(r.attempts);
-                    if r.id().is_some() || i == 0 {
-                        finding.score = r.score;
-                    }
-                    if let Some(id) = r.id() {
-                        finding.id = Some(id);
-                        finding.key_index = Some(i);
-                        break;
-                    }
-                }
+                return self.detect_audio_with(|d| d.detect(&audio));
+            }
+        }
+        finding.p_value = crate::payload::false_positive_probability(attempts);
+        Ok(finding)
+    }
+
+    /// [`detect`](Self::detect) for audio that arrives as a stream, in memory bounded by a
+    /// few seconds of audio ([`AudioDetector::detect_stream`](crate::audio::AudioDetector::detect_stream)):
+    /// `open` opens the stream, once or twice per key. The same finding as `detect` on the
+    /// whole file.
+    ///
+    /// # Errors
+    /// As `detect_stream`: [`Error::Decode`] if the stream ends before `frames`.
+    pub fn detect_audio_stream<'s>(
+        &self,
+        shape: (u16, u32, u64),
+        open: &mut dyn FnMut() -> Result<Box<dyn crate::audio::SampleSource + 's>>,
+    ) -> Result<Finding> {
+        self.detect_audio_with(|d| d.detect_stream(shape, open))
+    }
+
+    /// Tries each audio key with `detect` until one verifies.
+    fn detect_audio_with(
+        &self,
+        mut detect: impl FnMut(&crate::audio::AudioDetector) -> Result<AudioDetection>,
+    ) -> Result<Finding> {
+        let mut finding =
+            Finding { id: None, key_index: None, score: 0.0, p_value: 0.0, kind: Kind::Audio };
+        let mut attempts = 0u64;
+        for (i, d) in self.audio.iter().enumerate() {
+            let r = detect(d)?;
+            attempts += u64::from(r.attempts);
+            if r.id().is_some() || i == 0 {
+                finding.score = r.score;
+            }
+            if let Some(id) = r.id() {
+                finding.id = Some(id);
+                finding.key_index = Some(i);
+                break;
             }
         }
         finding.p_value = crate::payload::false_positive_probability(attempts);

@@ -271,12 +271,10 @@ fn full_attack_sweep_with_real_encoders() {
     assert!(lost.len() <= attacks.len() * CLIPS.len() / 10, "lost the mark under: {lost:?}");
 }
 
-/// Every bundled clip (3 s speech in FLAC and MP3, 12 s stereo music, 26 s speech), stamped
-/// through the same path as `provmark stamp` (decode, mark, encode, signed label) and detected
-/// through the same path as `provmark verify`, unattacked, yields its ID.
-#[test]
-fn stamping_each_bundled_clip_then_detecting_finds_the_id() {
-    use provmark_core::stamp::{Detectors, StampSettings, Stamper, VisibleOptions};
+fn stamper(
+    visible: provmark_core::stamp::VisibleOptions,
+) -> provmark_core::stamp::Stamper<provmark_core::SigningKey> {
+    use provmark_core::stamp::{StampSettings, Stamper};
     use provmark_core::{ProducerCode, ProviderInfo, SigningKey};
     let signer = SigningKey::from_seed(&[3; 32]);
     let vk = signer.verifying_key();
@@ -290,11 +288,20 @@ fn stamping_each_bundled_clip_then_detecting_finds_the_id() {
     let settings = StampSettings {
         image: provmark_core::image::ImageParams::default(),
         audio: AudioParams::default(),
-        visible: VisibleOptions::default(),
+        visible,
         model: "m".into(),
         ledger_origin: "test".into(),
     };
-    let stamper = Stamper::new(&key(), signer, provider, settings);
+    Stamper::new(&key(), signer, provider, settings)
+}
+
+/// Every bundled clip (3 s speech in FLAC and MP3, 12 s stereo music, 26 s speech), stamped
+/// through the same path as `provmark stamp` (decode, mark, encode, signed label) and detected
+/// through the same path as `provmark verify`, unattacked, yields its ID.
+#[test]
+fn stamping_each_bundled_clip_then_detecting_finds_the_id() {
+    use provmark_core::stamp::{Detectors, VisibleOptions};
+    let stamper = stamper(VisibleOptions::default());
     let detectors = Detectors::new(&[key()]);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/audio");
     let mut names: Vec<PathBuf> =
@@ -372,4 +379,39 @@ fn short_clips_decode_under_every_key_and_id_tried() {
         }
     }
     assert!(missed.is_empty(), "{} of {tried} missed: {missed:?}", missed.len());
+}
+
+/// A 130 s recording (the 26 s speech five times), as WAV and as FLAC, with a cue at both
+/// ends: stamped as a stream it gives exactly the bytes, hash, fingerprint and cue placement
+/// of stamping it whole, and its ID is found.
+#[test]
+fn stamping_a_long_stream_equals_stamping_it_whole() {
+    use provmark_core::audio_codec::{AudioFormat, AudioReader};
+    use provmark_core::stamp::{Detectors, VisibleOptions};
+    use provmark_core::visible::{CuePosition, CueStyle};
+    let cue = CueStyle::builder().position(CuePosition::Both).build().unwrap();
+    let stamper = stamper(VisibleOptions { image: None, audio: Some(cue) });
+    let base = clip("pcm16-16000-mono-26s-librivox.wav");
+    let long = rebuild(&base, base.samples().repeat(5), 1);
+    let created = "2026-11-29T00:00:00Z";
+    for format in [AudioFormat::Wav, AudioFormat::Flac] {
+        let input = audio_codec::encode(&long, format).unwrap();
+        let whole = stamper.stamp(&input, ID, created).unwrap();
+        let mut limits = DecodeLimits::default();
+        limits.max_samples = u64::MAX;
+        let mut reader = AudioReader::from_bytes(&input, &limits).unwrap();
+        let (mut scratch, mut out) = (std::io::Cursor::new(Vec::new()), Vec::new());
+        let s = stamper
+            .stamp_audio_stream(&mut reader, format, (&mut scratch, &mut out), ID, created)
+            .unwrap();
+        assert!(out == whole.bytes, "{format:?}: {} vs {} bytes", out.len(), whole.bytes.len());
+        assert_eq!(s.bytes_written, out.len() as u64);
+        assert_eq!(s.media_sha256, whole.media_sha256);
+        assert_eq!(s.fingerprint, whole.fingerprint);
+        assert_eq!(s.visible, whole.visible);
+        assert_eq!(s.extension, whole.extension);
+        assert_eq!(whole.watermark_self_check, None);
+        let found = Detectors::new(&[key()]).detect(&out).unwrap();
+        assert_eq!(found.id, Some(ID), "{format:?}");
+    }
 }

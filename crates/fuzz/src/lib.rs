@@ -21,8 +21,9 @@ pub struct Target {
 }
 
 /// All targets.
-pub const TARGETS: [Target; 5] = [
+pub const TARGETS: [Target; 6] = [
     Target { name: "reader", run: reader_target },
+    Target { name: "stream", run: stream_target },
     Target { name: "audio", run: audio_target },
     Target { name: "container", run: container_target },
     Target { name: "xmp", run: xmp_target },
@@ -70,6 +71,44 @@ pub fn reader_target(data: &[u8]) -> String {
         hash.is_ok(),
         v.label.status,
         v.producer.map(|p| p.signature)
+    )
+}
+
+/// The streamed WAV/FLAC container paths against the in-memory ones (differential): whatever
+/// the streamed reader, hash or label writer accepts, the in-memory one must accept with the
+/// same labels, the same hash and the same output bytes.
+pub fn stream_target(data: &[u8]) -> String {
+    use std::io::Cursor;
+    let hash = container::media_hash_stream(&mut Cursor::new(data));
+    if let Ok(h) = &hash {
+        let whole = container::media_hash(data).unwrap_or_else(|e| panic!("streamed only: {e}"));
+        assert_eq!(*h, whole, "streamed media hash differs");
+    }
+    let report = container::read_metadata_stream(&mut Cursor::new(data));
+    if let Ok(r) = &report {
+        let whole = container::read_metadata(data);
+        let texts = |m: &manifest::MetadataReport| {
+            m.labels.iter().map(|l| l.text.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(texts(r), texts(&whole), "streamed labels differ");
+        assert_eq!(r.provenance, whole.provenance, "streamed provenance differs");
+    }
+    let (key, info) = provider();
+    let req = LabelRequest::new(ContentId::from_u64(7), "2026-11-28T00:00:00Z").with_model("fuzz");
+    let mut out = Vec::new();
+    let written =
+        container::write_label_stream(&mut Cursor::new(data), &mut out, &req, &key, &info);
+    if let Ok((n, h)) = &written {
+        let (whole, wh) = container::write_label_hashed(data, &req, &key, &info)
+            .unwrap_or_else(|e| panic!("streamed writer only: {e}"));
+        assert!(out == whole, "streamed label writer output differs");
+        assert_eq!((*n, *h), (out.len() as u64, wh), "streamed writer's count or hash");
+    }
+    format!(
+        "{}|{}|{}",
+        hash.is_ok(),
+        report.map_or(usize::MAX, |r| r.labels.len()),
+        written.is_ok()
     )
 }
 

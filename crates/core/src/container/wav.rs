@@ -98,6 +98,9 @@ pub(crate) fn write(b: &[u8], marks: &Marks<'_>) -> Result<Vec<u8>> {
         }
         match &c.id {
             b"AIGC" => {}
+            // Rewritten, not copied: a truncated file's header states more bytes than its
+            // `data` chunk holds, and a copied header would swallow the chunks after it.
+            b"data" => riff::push_chunk(&mut body, b"data", &b[c.data.clone()])?,
             b"_PMX" if Some(i) == first_xmp => {}
             b"_PMX" => riff::push_chunk(
                 &mut body,

@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use provmark_core::audio_codec::{self, DecodeLimits};
-use provmark_core::container::{media_hash, read_metadata, xmp};
+use provmark_core::container::{
+    media_hash, media_hash_stream, read_metadata, read_metadata_stream, xmp,
+};
 use provmark_core::manifest::{parse_label, security};
 
 #[test]
@@ -19,6 +21,13 @@ fn regression_inputs_do_not_panic() {
         let bytes = std::fs::read(&path).unwrap();
         let _ = read_metadata(&bytes);
         let _ = media_hash(&bytes);
+        // The streamed container paths accept nothing the in-memory ones reject.
+        if let Ok(h) = media_hash_stream(&mut std::io::Cursor::new(&bytes)) {
+            assert_eq!(media_hash(&bytes).ok(), Some(h), "{}", path.display());
+        }
+        if let Ok(r) = read_metadata_stream(&mut std::io::Cursor::new(&bytes)) {
+            assert_eq!(r.labels.len(), read_metadata(&bytes).labels.len(), "{}", path.display());
+        }
         let text = String::from_utf8_lossy(&bytes);
         let _ = xmp::scan(&text);
         let _ = parse_label(&text);

@@ -35,6 +35,7 @@ fn shapes() -> Vec<(&'static str, Vec<u8>)> {
         ("stereo wav", testdata("audio/pcm16-44100-stereo-12s-drascula.wav")),
         ("wav, LIST after data", riff_append(&wav, b"LIST", b"INFOICMT\x04\0\0\0hey\0")),
         ("wav, odd data", odd),
+        ("wav, truncated in its data", wav[..wav.len() - 1001].to_vec()),
         ("wav, labelled", stamp(&wav)),
         ("flac", flac.clone()),
         ("flac, labelled", stamp(&flac)),
