@@ -3,6 +3,13 @@
 use crate::payload::{max_attempts, DEFAULT_MAX_FALSE_POSITIVE};
 use crate::{Error, Result};
 
+/// Most decode attempts per file: 64 · 2⁻⁴⁸ ≈ 2.3·10⁻¹³, within the default bound of 10⁻¹²
+/// (the image detector's budget too).
+pub(crate) const MAX_ATTEMPTS: usize = 64;
+
+/// Most sync hypotheses (alternating plain and noise-weighted candidates) decoded per file.
+pub(crate) const HYPOTHESES: usize = 24;
+
 /// Largest modulation depth a self-check boost may raise the depth cap to.
 pub(crate) const BOOSTED_DEPTH_LIMIT: f32 = 0.6;
 
@@ -64,9 +71,17 @@ impl AudioParams {
         }
     }
 
-    /// Decode attempts allowed per file by the false-positive bound (at most 24).
+    /// Decode attempts allowed per file by the false-positive bound (at most
+    /// [`MAX_ATTEMPTS`]): every hypothesis decoded and every list-decoding entry checked.
     pub(crate) fn attempts(&self) -> usize {
-        usize::try_from(max_attempts(self.max_false_positive).min(24)).unwrap_or(24)
+        usize::try_from(max_attempts(self.max_false_positive).min(MAX_ATTEMPTS as u64))
+            .unwrap_or(MAX_ATTEMPTS)
+    }
+
+    /// Sync hypotheses decoded per file (at most [`HYPOTHESES`], within
+    /// [`attempts`](Self::attempts)); the rest of the attempts go to list decoding.
+    pub(crate) fn hypotheses(&self) -> usize {
+        self.attempts().min(HYPOTHESES)
     }
 }
 
