@@ -288,16 +288,10 @@ fn temp_path(output: &Path) -> PathBuf {
 /// The content ID of a stamped file whose record is in the ledger with the same media hash.
 fn logged_id(path: &Path, ledger: &mut Ledger) -> anyhow::Result<Option<ContentId>> {
     // WAV and FLAC are read as streams (an hour of audio is 635 MB); the rest whole.
-    let streamed = fs::File::open(path).ok().and_then(|mut f| {
-        let report = container::read_metadata_stream(&mut f).ok()?;
-        Some((report, container::media_hash_stream(&mut f)))
-    });
-    let (report, hash) = match streamed {
-        Some(found) => found,
-        None => {
-            let Ok(bytes) = fs::read(path) else { return Ok(None) };
-            (container::read_metadata(&bytes), container::media_hash(&bytes))
-        }
+    let Ok((report, hash)) = fs::File::open(path)
+        .and_then(|mut f| container::inspect_stream(&mut f).map_err(std::io::Error::other))
+    else {
+        return Ok(None);
     };
     let Some(id) =
         report.parsed_labels().find_map(|(_, p)| p.label.produce_id.parse::<ContentId>().ok())
@@ -340,7 +334,6 @@ fn stamp_streamed(
     let Some((mut reader, format)) = super::watermark_audio::open_long(&job.input)? else {
         return Ok(None);
     };
-    let format = format.unwrap_or(AudioFormat::Flac);
     let output = output_path(job, if format == AudioFormat::Wav { "wav" } else { "flac" });
     let tmp = temp_path(&output);
     let dir = tmp.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));

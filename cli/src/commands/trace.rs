@@ -107,43 +107,28 @@ impl Subject {
             Self::Whole(b) => detectors.detect(b).ok(),
             Self::Long(path) => {
                 let (reader, _) = super::watermark_audio::open_long(path).ok()??;
-                let spec = reader.spec();
-                let shape = (spec.channels, spec.sample_rate, spec.frames.unwrap_or(0));
-                match detectors
-                    .detect_audio_stream(shape, &mut super::watermark_audio::reopen(path))
-                {
-                    Ok(f) => Some(f),
-                    // Fewer frames than the header states (a truncated recording): whole.
-                    Err(_) => fs::read(path).ok().and_then(|b| detectors.detect(&b).ok()),
-                }
+                super::watermark_audio::detect_long(detectors, path, &reader).ok()
             }
         }
     }
 
     /// The label's `ProduceID` and the media hash.
     fn metadata(&self) -> (Option<ContentId>, Option<[u8; 32]>) {
-        let produce_id = |r: &provmark_core::manifest::MetadataReport| {
-            r.parsed_labels().find_map(|(_, p)| p.label.produce_id.parse::<ContentId>().ok())
-        };
-        match self {
-            Self::Whole(b) => {
-                (produce_id(&container::read_metadata(b)), container::media_hash(b).ok())
-            }
+        let (report, hash) = match self {
+            Self::Whole(b) => (container::read_metadata(b), container::media_hash(b)),
             Self::Long(path) => {
-                let Ok(mut f) = fs::File::open(path) else { return (None, None) };
-                match container::read_metadata_stream(&mut f) {
-                    Ok(r) => (produce_id(&r), container::media_hash_stream(&mut f).ok()),
-                    // MP3, Ogg, M4A: the metadata whole (a tenth of the size of PCM).
-                    Err(_) => match fs::read(path) {
-                        Ok(b) => (
-                            produce_id(&container::read_metadata(&b)),
-                            container::media_hash(&b).ok(),
-                        ),
-                        Err(_) => (None, None),
-                    },
+                match fs::File::open(path)
+                    .map_err(provmark_core::Error::from)
+                    .and_then(|mut f| container::inspect_stream(&mut f))
+                {
+                    Ok(found) => found,
+                    Err(_) => return (None, None),
                 }
             }
-        }
+        };
+        let id =
+            report.parsed_labels().find_map(|(_, p)| p.label.produce_id.parse::<ContentId>().ok());
+        (id, hash.ok())
     }
 
     fn fingerprint(&self) -> Option<(fingerprint::Fingerprint, u32)> {

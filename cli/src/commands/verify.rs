@@ -55,33 +55,18 @@ fn inspect_path(
     detectors: &Detectors,
     keyring: &Keyring,
 ) -> Result<Inspection, String> {
-    let read_err = |e: &dyn std::fmt::Display| format!("cannot read `{}`: {e}", path.display());
+    let read_err = |e: &dyn std::fmt::Display| format!("cannot read `{}`: {e:#}", path.display());
     let long = super::watermark_audio::open_long(path).map_err(|e| read_err(&e))?;
     let Some((reader, _)) = long else {
         return fs::read(path).map(|b| inspect(&b, detectors, keyring)).map_err(|e| read_err(&e));
     };
-    let spec = reader.spec();
-    drop(reader);
-    let shape = (spec.channels, spec.sample_rate, spec.frames.unwrap_or(0));
     let watermark =
-        match detectors.detect_audio_stream(shape, &mut super::watermark_audio::reopen(path)) {
-            Ok(f) => Ok(f),
-            // Fewer frames than the header states (a truncated recording): decode it whole.
-            Err(provmark_core::Error::Decode { .. }) => fs::read(path)
-                .map_err(|e| read_err(&e))
-                .and_then(|b| detectors.detect(&b).map_err(|e| e.to_string())),
-            Err(e) => Err(e.to_string()),
-        };
-    let mut file = fs::File::open(path).map_err(|e| read_err(&e))?;
-    let (report, hash) = match container::read_metadata_stream(&mut file) {
-        Ok(report) => (report, container::media_hash_stream(&mut file).ok()),
-        // Not WAV or FLAC (MP3, Ogg, M4A: a tenth of the size): the metadata whole.
-        Err(_) => {
-            let bytes = fs::read(path).map_err(|e| read_err(&e))?;
-            (container::read_metadata(&bytes), container::media_hash(&bytes).ok())
-        }
-    };
-    Ok(inspection(report, hash, watermark, keyring))
+        super::watermark_audio::detect_long(detectors, path, &reader).map_err(|e| format!("{e:#}"));
+    drop(reader);
+    let (report, hash) = fs::File::open(path)
+        .map_err(|e| read_err(&e))
+        .and_then(|mut f| container::inspect_stream(&mut f).map_err(|e| read_err(&e)))?;
+    Ok(inspection(report, hash.ok(), watermark, keyring))
 }
 
 /// What the ledger says of `id`, given the producer the file claims.

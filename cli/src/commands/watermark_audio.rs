@@ -134,22 +134,23 @@ fn write_wav(audio: &provmark_core::audio::AudioBuffer, output: &Path) -> anyhow
 
 /// A packet reader over the file at `path` and the format its first bytes show (`None` if it
 /// is not an audio file symphonia opens: the whole-file decoder then reports why).
-fn open_reader(path: &Path) -> anyhow::Result<Option<(AudioReader, Option<AudioFormat>)>> {
+fn open_reader(path: &Path) -> anyhow::Result<Option<(AudioReader, AudioFormat)>> {
     let open =
         || std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()));
     let mut head = [0u8; 16];
     let n = open()?.read(&mut head).with_context(|| format!("cannot read `{}`", path.display()))?;
-    let hint = audio_codec::sniff(&head[..n]);
+    // Not audio by its magic bytes (an image in a `verify` or `stamp` batch): no probe.
+    let Some(hint) = audio_codec::sniff(&head[..n]) else { return Ok(None) };
     // Streamed: the sample-count cap (a bound on memory) does not apply; the duration cap does.
     let mut limits = DecodeLimits::default();
     limits.max_samples = u64::MAX;
-    Ok(AudioReader::new(Box::new(open()?), hint, &limits).ok().map(|r| (r, hint)))
+    Ok(AudioReader::new(Box::new(open()?), Some(hint), &limits).ok().map(|r| (r, hint)))
 }
 
 /// A packet reader over `path` if it is audio longer than the embedder's self-check covers
 /// (2 minutes) by its container's stated length: such files are streamed, in bounded
 /// memory; the rest are decoded whole. With the format its first bytes show.
-pub(crate) fn open_long(path: &Path) -> anyhow::Result<Option<(AudioReader, Option<AudioFormat>)>> {
+pub(crate) fn open_long(path: &Path) -> anyhow::Result<Option<(AudioReader, AudioFormat)>> {
     Ok(open_reader(path)?.filter(|(r, _)| {
         let spec = r.spec();
         #[allow(clippy::cast_precision_loss, reason = "duration")]
@@ -168,6 +169,29 @@ pub(crate) fn reopen(
         let (reader, _) = reopened
             .ok_or_else(|| provmark_core::Error::decode("audio", "the file changed while read"))?;
         Ok(Box::new(reader))
+    }
+}
+
+/// The watermark finding of the long audio file at `path` (see [`open_long`]) under every
+/// key of `detectors`, read as a stream; a truncated recording (fewer frames than its header
+/// states) is decoded whole instead.
+///
+/// # Errors
+/// Unreadable or undecodable input.
+pub(crate) fn detect_long(
+    detectors: &provmark_core::stamp::Detectors,
+    path: &Path,
+    reader: &AudioReader,
+) -> anyhow::Result<provmark_core::stamp::Finding> {
+    let spec = reader.spec();
+    let shape = (spec.channels, spec.sample_rate, spec.frames.unwrap_or(0));
+    match detectors.detect_audio_stream(shape, &mut reopen(path)) {
+        Err(provmark_core::Error::Decode { .. }) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+            Ok(detectors.detect(&bytes)?)
+        }
+        found => Ok(found?),
     }
 }
 

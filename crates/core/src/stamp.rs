@@ -11,7 +11,7 @@ use ed25519_dalek::Signature;
 use image::DynamicImage;
 use signature::Signer;
 
-use crate::audio::{AudioBuffer, AudioDetection, AudioEmbedder, AudioParams};
+use crate::audio::{AudioBuffer, AudioEmbedder, AudioParams};
 use crate::audio_codec::{self, AudioFormat, AudioStreamWriter, DecodeLimits};
 use crate::codec::image::{self as image_codec, ImageFormat};
 use crate::codec::MediaKind;
@@ -413,36 +413,25 @@ impl Detectors {
         let kind = Kind::sniff(bytes).ok_or_else(|| {
             Error::decode("media", "not a PNG, JPEG, WebP, WAV, FLAC, MP3, Ogg or M4A file")
         })?;
-        let mut finding = Finding { id: None, key_index: None, score: 0.0, p_value: 0.0, kind };
-        let mut attempts = 0u64;
         match kind {
             Kind::Image => {
                 let img = image_codec::decode(bytes)?.pixels;
-                for (i, d) in self.image.iter().enumerate() {
-                    let r = d.detect(&img)?;
-                    attempts += u64::from(r.attempts);
-                    if r.id.is_some() || i == 0 {
-                        finding.score = r.score;
-                    }
-                    if r.id.is_some() {
-                        finding.id = r.id;
-                        finding.key_index = Some(i);
-                        break;
-                    }
-                }
+                first_verified(kind, &self.image, |d| {
+                    d.detect(&img).map(|r| (r.id, r.score, r.attempts))
+                })
             }
             Kind::Audio => {
                 let audio = audio_codec::decode(bytes, &DecodeLimits::default())?;
-                return self.detect_audio_with(|d| d.detect(&audio));
+                first_verified(kind, &self.audio, |d| {
+                    d.detect(&audio).map(|r| (r.id(), r.score, r.attempts))
+                })
             }
         }
-        finding.p_value = crate::payload::false_positive_probability(attempts);
-        Ok(finding)
     }
 
     /// [`detect`](Self::detect) for audio that arrives as a stream, in memory bounded by a
     /// few seconds of audio ([`AudioDetector::detect_stream`](crate::audio::AudioDetector::detect_stream)):
-    /// `open` opens the stream, once or twice per key. The same finding as `detect` on the
+    /// `open` opens the stream twice per key tried. The same finding as `detect` on the
     /// whole file.
     ///
     /// # Errors
@@ -452,30 +441,34 @@ impl Detectors {
         shape: (u16, u32, u64),
         open: &mut dyn FnMut() -> Result<Box<dyn crate::audio::SampleSource + 's>>,
     ) -> Result<Finding> {
-        self.detect_audio_with(|d| d.detect_stream(shape, open))
+        first_verified(Kind::Audio, &self.audio, |d| {
+            d.detect_stream(shape, open).map(|r| (r.id(), r.score, r.attempts))
+        })
     }
+}
 
-    /// Tries each audio key with `detect` until one verifies.
-    fn detect_audio_with(
-        &self,
-        mut detect: impl FnMut(&crate::audio::AudioDetector) -> Result<AudioDetection>,
-    ) -> Result<Finding> {
-        let mut finding =
-            Finding { id: None, key_index: None, score: 0.0, p_value: 0.0, kind: Kind::Audio };
-        let mut attempts = 0u64;
-        for (i, d) in self.audio.iter().enumerate() {
-            let r = detect(d)?;
-            attempts += u64::from(r.attempts);
-            if r.id().is_some() || i == 0 {
-                finding.score = r.score;
-            }
-            if let Some(id) = r.id() {
-                finding.id = Some(id);
-                finding.key_index = Some(i);
-                break;
-            }
+/// Tries each key's detector until one verifies; `detect` gives a detector's (ID, score,
+/// attempts). The score is the first key's, or the verifying key's; the attempts of every key
+/// tried add up in the false-positive bound.
+fn first_verified<D>(
+    kind: Kind,
+    detectors: &[D],
+    mut detect: impl FnMut(&D) -> Result<(Option<ContentId>, f32, u32)>,
+) -> Result<Finding> {
+    let mut finding = Finding { id: None, key_index: None, score: 0.0, p_value: 0.0, kind };
+    let mut attempts = 0u64;
+    for (i, d) in detectors.iter().enumerate() {
+        let (id, score, tried) = detect(d)?;
+        attempts += u64::from(tried);
+        if id.is_some() || i == 0 {
+            finding.score = score;
         }
-        finding.p_value = crate::payload::false_positive_probability(attempts);
-        Ok(finding)
+        if id.is_some() {
+            finding.id = id;
+            finding.key_index = Some(i);
+            break;
+        }
     }
+    finding.p_value = crate::payload::false_positive_probability(attempts);
+    Ok(finding)
 }

@@ -202,8 +202,7 @@ impl Engine {
         }
         let segments = detect::segments(total_hops);
         let max_bin = searches.iter().map(|s| detect::search_max_bin(&grid, s)).max().unwrap_or(0);
-        // Pass 1: every segment's sync results (the features are dropped). Segments are
-        // analysed in parallel batches and collected in order.
+        // Pass 1: every segment's sync results (the features are dropped).
         let mut syncs: Vec<Vec<detect::SegmentSync>> =
             searches.iter().map(|_| Vec::with_capacity(segments.len())).collect();
         for_each_segment(
@@ -211,31 +210,22 @@ impl Engine {
             (channels, len),
             &segments,
             &mut *open()?,
-            &|i, mono, hops| {
+            &mut |i, mono, hops| {
                 let spectra = detect::Spectra::compute(&grid, &plans, mono, 0, hops, max_bin);
-                searches
-                    .iter()
-                    .map(|search| {
-                        detect::analyze_spectra(
-                            &grid,
-                            &self.layout,
-                            search,
-                            strength,
-                            &spectra,
-                            segments[i].0,
-                        )
-                        .sync
-                    })
-                    .collect::<Vec<_>>()
-            },
-            &mut |_, seg_syncs| {
-                for (sync, s) in syncs.iter_mut().zip(seg_syncs) {
-                    sync.push(s);
+                for (sync, search) in syncs.iter_mut().zip(searches) {
+                    let seg = detect::analyze_spectra(
+                        &grid,
+                        &self.layout,
+                        search,
+                        strength,
+                        &spectra,
+                        segments[i].0,
+                    );
+                    sync.push(seg.sync);
                 }
             },
         )?;
-        // Pass 2: the chosen hypotheses' soft payloads. Features are computed in parallel
-        // batches; the soft bits are summed in segment order, as on the whole buffer.
+        // Pass 2: the chosen hypotheses' soft payloads, a segment at a time.
         let hyps: Vec<HypothesisPlans> = searches
             .iter()
             .zip(&syncs)
@@ -250,7 +240,7 @@ impl Engine {
             (channels, len),
             &segments,
             &mut *open()?,
-            &|i, mono, hops| {
+            &mut |i, mono, hops| {
                 // Only the frequency scales of hypotheses that weigh this segment.
                 let needed: Vec<Vec<bool>> = searches
                     .iter()
@@ -264,24 +254,13 @@ impl Engine {
                     })
                     .collect();
                 if !needed.iter().flatten().any(|&n| n) {
-                    return None;
+                    return;
                 }
                 let spectra = detect::Spectra::compute(&grid, &plans, mono, 0, hops, max_bin);
-                Some(
-                    searches
-                        .iter()
-                        .zip(&needed)
-                        .map(|(search, need)| {
-                            detect::SegmentFeatures::compute(
-                                &grid, search, strength, &spectra, need,
-                            )
-                        })
-                        .collect::<Vec<_>>(),
-                )
-            },
-            &mut |i, features| {
-                let Some(features) = features else { return };
-                for (k, (search, features)) in searches.iter().zip(&features).enumerate() {
+                for (k, search) in searches.iter().enumerate() {
+                    let features = detect::SegmentFeatures::compute(
+                        &grid, search, strength, &spectra, &needed[k],
+                    );
                     for (j, &(_, fi, ti)) in chosen[k].iter().enumerate() {
                         let fit = hyps[k][fi][ti].1[i];
                         // Maximum-ratio combining, as on the whole buffer.
@@ -342,31 +321,17 @@ pub trait SampleSource {
     fn next_chunk(&mut self) -> Result<Option<Vec<f32>>>;
 }
 
-/// Runs `compute(index, mono, hops)` for each of `segments` (first hop, hops) on the channel
-/// mix of the samples its frames read (from its first frame's start; zero past the signal's
-/// `len` frames), then `consume(index, result)` in segment order. Reads `source` once; a
-/// batch of one segment per worker thread is computed in parallel, so it holds a few
-/// segments.
-fn for_each_segment<T: Send>(
+/// Calls `f(index, mono, hops)` for each of `segments` (first hop, hops) with the channel mix
+/// of the samples its frames read (from its first frame's start; zero past the signal's
+/// `len` frames), reading `source` once, holding about one segment.
+fn for_each_segment(
     grid: &Grid,
     (channels, len): (usize, usize),
     segments: &[(usize, usize)],
     source: &mut dyn SampleSource,
-    compute: &(dyn Fn(usize, &[f32], usize) -> T + Sync),
-    consume: &mut dyn FnMut(usize, T),
+    f: &mut dyn FnMut(usize, &[f32], usize),
 ) -> Result<()> {
-    use rayon::prelude::*;
     let n = channels;
-    // Segments in flight: one per worker thread, so memory stays a few segments.
-    let batch_len = rayon::current_num_threads().max(1);
-    let mut batch: Vec<(usize, Vec<f32>, usize)> = Vec::with_capacity(batch_len);
-    let mut run = |batch: &mut Vec<(usize, Vec<f32>, usize)>| {
-        let out: Vec<T> =
-            batch.par_iter().map(|(i, mono, hops)| compute(*i, mono, *hops)).collect();
-        for ((i, _, _), t) in batch.drain(..).zip(out) {
-            consume(i, t);
-        }
-    };
     let mut window: Vec<f32> = Vec::new();
     let mut base = 0;
     for (i, &(first, hops)) in segments.iter().enumerate() {
@@ -383,12 +348,9 @@ fn for_each_segment<T: Send>(
             window.drain(..(start - base) * n);
             base = start;
         }
-        batch.push((i, buffer::mix(&window[..(need - base) * n], n), hops));
-        if batch.len() == batch_len {
-            run(&mut batch);
-        }
+        let mono = buffer::mix(&window[..(need - base) * n], n);
+        f(i, &mono, hops);
     }
-    run(&mut batch);
     Ok(())
 }
 

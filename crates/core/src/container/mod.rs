@@ -30,7 +30,9 @@ mod wav;
 mod webp;
 pub mod xmp;
 
-pub use stream::{media_hash_stream, read_metadata_stream, write_label_stream, MAX_SKELETON};
+pub use stream::{
+    inspect_stream, media_hash_stream, read_metadata_stream, write_label_stream, MAX_SKELETON,
+};
 
 use ed25519_dalek::Signature;
 use sha2::{Digest, Sha256};

@@ -159,6 +159,23 @@ pub fn read_metadata_stream<R: Read + Seek>(src: &mut R) -> Result<MetadataRepor
     Ok(read_metadata(&skeleton(src)?.bytes))
 }
 
+/// [`read_metadata`] and [`media_hash`](super::media_hash) of a file of any format read
+/// from `src`: WAV and FLAC without holding their audio bytes, other formats (images, MP3:
+/// far smaller than PCM) read whole. A file whose media hash cannot be computed still gets
+/// its report.
+///
+/// # Errors
+/// [`Error::Io`] if reading `src` fails.
+pub fn inspect_stream<R: Read + Seek>(src: &mut R) -> Result<(MetadataReport, Result<[u8; 32]>)> {
+    if let Ok(report) = read_metadata_stream(src) {
+        return Ok((report, media_hash_stream(src)));
+    }
+    src.seek(SeekFrom::Start(0))?;
+    let mut bytes = Vec::new();
+    src.read_to_end(&mut bytes)?;
+    Ok((read_metadata(&bytes), super::media_hash(&bytes)))
+}
+
 /// [`write_label_hashed`](super::write_label_hashed) for a WAV or FLAC file read from `src`
 /// and written to `dst` as a stream: the same output bytes, in memory bounded by the
 /// metadata. The audio bytes are read twice (hashed, then copied and hashed again); the
