@@ -115,9 +115,10 @@ pub struct KeygenArgs {
 /// Arguments of `provmark ledger`.
 #[derive(Debug, Args)]
 pub struct LedgerArgs {
-    /// The ledger: `sqlite:PATH` or `postgres://user:password@host/database`.
-    #[arg(long, value_name = "URL", global = true, default_value = "sqlite:./.provmark/ledger.db")]
-    pub ledger: String,
+    /// The ledger: `sqlite:PATH` or `postgres://user:password@host/database` (default
+    /// `sqlite:HOME/ledger.db`, the ledger `stamp` writes).
+    #[arg(long, value_name = "URL", global = true)]
+    pub ledger: Option<String>,
 
     /// Identity directory whose signing key signs checkpoints and whose public key
     /// verifies them.
@@ -131,6 +132,15 @@ pub struct LedgerArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: LedgerCommand,
+}
+
+impl LedgerArgs {
+    /// The ledger URL: `--ledger`, or the SQLite ledger in `--home`.
+    pub fn ledger_url(&self) -> String {
+        self.ledger
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.home.join("ledger.db").display()))
+    }
 }
 
 /// The `provmark ledger` subcommands.

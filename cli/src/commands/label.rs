@@ -1,7 +1,5 @@
 //! `provmark label IN OUT`: add a visible identifier (image text label or audio cue).
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
 use anyhow::{bail, Context as _};
@@ -14,6 +12,7 @@ use provmark_core::visible::{
 
 use super::Status;
 use crate::args::LabelArgs;
+use crate::pipeline::files::write_replace;
 
 /// JPEG quality for labeled JPEG output.
 const JPEG_QUALITY: u8 = 92;
@@ -98,12 +97,12 @@ fn label_image(args: &LabelArgs) -> anyhow::Result<VisibleIdentifier> {
 
 fn save_image(img: &DynamicImage, out: &Path, format: ImageFormat) -> anyhow::Result<()> {
     let context = || format!("cannot write `{}`", out.display());
+    let mut bytes = std::io::Cursor::new(Vec::new());
     match format {
         ImageFormat::Jpeg => {
-            let w = BufWriter::new(File::create(out).with_context(context)?);
             let rgb = DynamicImage::ImageRgb8(img.to_rgb8());
-            rgb.write_with_encoder(JpegEncoder::new_with_quality(w, JPEG_QUALITY))
-                .with_context(context)
+            rgb.write_with_encoder(JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY))
+                .with_context(context)?;
         }
         ImageFormat::WebP => {
             // The WebP encoder takes 8-bit RGB(A) only.
@@ -112,10 +111,12 @@ fn save_image(img: &DynamicImage, out: &Path, format: ImageFormat) -> anyhow::Re
             } else {
                 DynamicImage::ImageRgb8(img.to_rgb8())
             };
-            eight.save_with_format(out, format).with_context(context)
+            eight.write_to(&mut bytes, format).with_context(context)?;
         }
-        _ => img.save_with_format(out, format).with_context(context),
+        _ => img.write_to(&mut bytes, format).with_context(context)?,
     }
+    // Atomic: a failed write (a full disk) leaves no partial output.
+    write_replace(out, bytes.get_ref())
 }
 
 /// Reads a WAV file as interleaved f32 in [-1, 1].
@@ -156,7 +157,8 @@ fn label_audio(args: &LabelArgs) -> anyhow::Result<VisibleIdentifier> {
     let placement =
         apply_audio_cue(&mut samples, spec.sample_rate, spec.channels, &builder.build()?)?;
     // Same rate, channels, bit depth and sample format as the input.
-    let mut w = hound::WavWriter::create(&args.output, spec)
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    let mut w = hound::WavWriter::new(&mut bytes, spec)
         .with_context(|| format!("cannot write `{}`", args.output.display()))?;
     match spec.sample_format {
         hound::SampleFormat::Float => {
@@ -174,5 +176,7 @@ fn label_audio(args: &LabelArgs) -> anyhow::Result<VisibleIdentifier> {
         }
     }
     w.finalize()?;
+    // Atomic: a failed write (a full disk) leaves no partial output.
+    write_replace(&args.output, bytes.get_ref())?;
     Ok(VisibleIdentifier::AudioCue(placement))
 }
