@@ -210,11 +210,13 @@ pub struct ExportArgs {
 /// Arguments of `provmark label`.
 #[derive(Debug, Args)]
 pub struct LabelArgs {
-    /// Input file: an image (.png, .jpg/.jpeg, .webp) or audio (.wav).
+    /// Input file: an image (PNG, JPEG, WebP) or audio (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A),
+    /// recognised by its content.
     #[arg(value_name = "IN")]
     pub input: PathBuf,
 
-    /// Output file (format from its extension; the same kind of media as IN).
+    /// Output file (format from its extension: .png, .jpg, .webp for images, .wav or .flac
+    /// for audio; the same kind of media as IN).
     #[arg(value_name = "OUT")]
     pub output: PathBuf,
 
@@ -250,8 +252,9 @@ pub struct LabelArgs {
     #[arg(long, value_name = "DB", default_value_t = -12.0, allow_negative_numbers = true)]
     pub level_dbfs: f32,
 
-    /// Use this spoken WAV clip as the audio cue instead of the rhythm (needs --transcript).
-    #[arg(long, value_name = "WAV", requires = "transcript")]
+    /// Use this spoken clip (any audio input format) as the audio cue instead of the rhythm
+    /// (needs --transcript).
+    #[arg(long, value_name = "AUDIO", requires = "transcript")]
     pub spoken: Option<PathBuf>,
 
     /// What the spoken clip says (must contain the AI and generation elements).
