@@ -77,7 +77,7 @@ pub(crate) const LEVEL_GAIN_MAX: f64 = 10.0;
 pub(crate) fn frame_budgets(totals: &[f32], budget: f32, gain_max: f64) -> Vec<f32> {
     let sum: f64 = totals.iter().map(|&t| f64::from(t)).sum();
     let mean = sum / totals.len().max(1) as f64;
-    if gain_max <= 1.0 || !(mean > 0.0) || !mean.is_finite() {
+    if gain_max <= 1.0 || mean <= 0.0 || !mean.is_finite() {
         return totals.iter().map(|t| budget * t).collect();
     }
     let gain = |t: f32| -> f64 {

@@ -168,10 +168,8 @@ fn level_dependent_budgets_lower_bit_errors_on_speech_at_the_same_snr() {
         let noisy: Vec<f32> =
             marked.samples().iter().zip(&noise).map(|(x, n)| x + sigma * n).collect();
         let noisy = AudioBuffer::new(noisy, 1, orig.sample_rate(), SampleFormat::Float).unwrap();
-        let e = (
-            nominal_bit_errors(&emb, &marked, &coded),
-            nominal_bit_errors(&emb, &noisy, &coded),
-        );
+        let e =
+            (nominal_bit_errors(&emb, &marked, &coded), nominal_bit_errors(&emb, &noisy, &coded));
         errors.push((snr, e));
     }
     let ((snr_flat, (clean_flat, noisy_flat)), (snr_lev, (clean_lev, noisy_lev))) =
