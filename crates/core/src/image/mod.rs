@@ -493,7 +493,9 @@ impl ImageDetector {
     ) -> [lattice::V2; 2] {
         let mut basis = start;
         let mut best = z0;
-        for step in [0.8f32, 0.4, 0.2] {
+        // Down to 0.05 px: on small pictures a 0.15 px error in a 100 px period costs about
+        // 10 of the 354 coded bits.
+        for step in [0.8f32, 0.4, 0.2, 0.1, 0.05] {
             for _ in 0..2 {
                 let mut improved = false;
                 for comp in 0..4 {
