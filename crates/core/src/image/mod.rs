@@ -48,6 +48,7 @@
 //! # Ok::<(), provmark_core::Error>(())
 //! ```
 
+mod check;
 mod embed;
 mod fft2;
 mod lattice;
@@ -212,6 +213,7 @@ pub struct ImageEmbedder {
     codec: PayloadCodec,
     layout: TileLayout,
     params: ImageParams,
+    fft: Fft2,
 }
 
 impl std::fmt::Debug for ImageEmbedder {
@@ -224,7 +226,12 @@ impl ImageEmbedder {
     /// Prepares the keyed tile layout and payload codec.
     #[must_use]
     pub fn new(key: &WatermarkKey, params: ImageParams) -> Self {
-        Self { codec: PayloadCodec::new(key), layout: TileLayout::new(key), params }
+        Self {
+            codec: PayloadCodec::new(key),
+            layout: TileLayout::new(key),
+            params,
+            fft: Fft2::new(M, M),
+        }
     }
 
     /// Marks `img` in place with `id`. Works on every [`DynamicImage`] variant with 8-bit,
@@ -235,8 +242,10 @@ impl ImageEmbedder {
     /// supported; [`Error::Limits`] above [`MAX_PIXELS`].
     pub fn embed(&self, img: &mut DynamicImage, id: ContentId) -> Result<EmbedStats> {
         check_size(img)?;
-        let tile = self.layout.tile(&self.codec.encode(id));
-        embed::embed_tile(img, &tile, self.params.strength)
+        let coded = self.codec.encode(id);
+        let source =
+            embed::TileSource { layout: &self.layout, coded: &coded, fft: &self.fft, check: true };
+        embed::embed_tile(img, &source, self.params.strength)
     }
 }
 
@@ -315,8 +324,7 @@ impl ImageDetector {
     /// supported; [`Error::Limits`] above [`MAX_PIXELS`].
     pub fn detect(&self, img: &DynamicImage) -> Result<ImageDetection> {
         check_size(img)?;
-        let short = img.width().min(img.height()) as usize;
-        let k = ((short + lattice::WORKING_SHORT_SIDE / 2) / lattice::WORKING_SHORT_SIDE).max(1);
+        let k = embed::detector_block(img.width() as usize, img.height() as usize);
         let (luma, w, h) = pixels::with_samples!(img, b, layout, {
             let buf: &[_] = b;
             Ok(pixels::block_luma(buf, layout, k))

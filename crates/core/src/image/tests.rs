@@ -349,3 +349,48 @@ fn diag_sync() {
         );
     }
 }
+
+/// A picture of busy, fine texture everywhere (like gravel): independent grey noise of ±50
+/// levels per 2×2 block around mid-grey.
+fn gravel(w: u32, h: u32) -> DynamicImage {
+    let t = texture(w, h, 3);
+    DynamicImage::ImageLuma8(ImageBuffer::from_fn(w, h, |x, y| {
+        let n = t(x / 2 * 2 + 1, y / 2 * 2 + 7) - t(x / 2 * 2 + 1, y / 2 * 2 + 7).floor();
+        Luma([(128.0 + 100.0 * (n - 0.5)) as u8])
+    }))
+}
+
+#[test]
+fn busy_texture_gets_a_stronger_mark_that_is_found_and_smooth_pictures_do_not() {
+    let (k, params) = (key(5), ImageParams::default());
+    let embedder = ImageEmbedder::new(&k, params);
+    let detector = ImageDetector::new(&k, params);
+    let mut busy = gravel(384, 384);
+    let original = busy.clone();
+    let stats = embedder.embed(&mut busy, ID).unwrap();
+    assert!(stats.boost > 1.0, "{stats:?}");
+    assert_eq!(detector.detect(&busy).unwrap().id, Some(ID), "{stats:?}");
+    let (a, b) = (original.to_luma8(), busy.to_luma8());
+    let mse = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum::<f64>()
+        / a.as_raw().len() as f64;
+    let psnr = 10.0 * (255.0f64 * 255.0 / mse).log10();
+    assert!(psnr > 34.0, "psnr {psnr}");
+    // The same ID at the nominal amplitude alone is not found there.
+    let mut nominal = original.clone();
+    let coded = crate::payload::PayloadCodec::new(&k).encode(ID);
+    let layout = super::pattern::TileLayout::new(&k);
+    let fft = super::fft2::Fft2::new(super::sync::M, super::sync::M);
+    let source =
+        super::embed::TileSource { layout: &layout, coded: &coded, fft: &fft, check: false };
+    super::embed::embed_tile(&mut nominal, &source, 1.0).unwrap();
+    assert_eq!(detector.detect(&nominal).unwrap().id, None);
+
+    let mut smooth = rgb8(400, 300);
+    let stats = embedder.embed(&mut smooth, ID).unwrap();
+    assert!(stats.self_check && (stats.boost - 1.0).abs() < 1e-6, "{stats:?}");
+}
