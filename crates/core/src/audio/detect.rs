@@ -413,7 +413,12 @@ pub(crate) fn positions(hops: usize, time_scale: f64) -> Vec<(usize, f32)> {
 }
 
 /// [`fold`] with the hop positions precomputed ([`positions`]).
-pub(crate) fn fold_at(d: &[f32], positions: &[(usize, f32)], phase: usize, out: &mut [f32]) -> usize {
+pub(crate) fn fold_at(
+    d: &[f32],
+    positions: &[(usize, f32)],
+    phase: usize,
+    out: &mut [f32],
+) -> usize {
     out.iter_mut().for_each(|v| *v = 0.0);
     let mut symbols = 0;
     let mut j = 0;
