@@ -115,9 +115,10 @@ pub struct KeygenArgs {
 /// Arguments of `provmark ledger`.
 #[derive(Debug, Args)]
 pub struct LedgerArgs {
-    /// The ledger: `sqlite:PATH` or `postgres://user:password@host/database`.
-    #[arg(long, value_name = "URL", global = true, default_value = "sqlite:./.provmark/ledger.db")]
-    pub ledger: String,
+    /// The ledger: `sqlite:PATH` or `postgres://user:password@host/database` (default
+    /// `sqlite:HOME/ledger.db`, the ledger `stamp` writes).
+    #[arg(long, value_name = "URL", global = true)]
+    pub ledger: Option<String>,
 
     /// Identity directory whose signing key signs checkpoints and whose public key
     /// verifies them.
@@ -131,6 +132,15 @@ pub struct LedgerArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: LedgerCommand,
+}
+
+impl LedgerArgs {
+    /// The ledger URL: `--ledger`, or the SQLite ledger in `--home`.
+    pub fn ledger_url(&self) -> String {
+        self.ledger
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.home.join("ledger.db").display()))
+    }
 }
 
 /// The `provmark ledger` subcommands.
@@ -200,11 +210,13 @@ pub struct ExportArgs {
 /// Arguments of `provmark label`.
 #[derive(Debug, Args)]
 pub struct LabelArgs {
-    /// Input file: an image (.png, .jpg/.jpeg, .webp) or audio (.wav).
+    /// Input file: an image (PNG, JPEG, WebP) or audio (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A),
+    /// recognised by its content.
     #[arg(value_name = "IN")]
     pub input: PathBuf,
 
-    /// Output file (format from its extension; the same kind of media as IN).
+    /// Output file (format from its extension: .png, .jpg, .webp for images, .wav or .flac
+    /// for audio; the same kind of media as IN).
     #[arg(value_name = "OUT")]
     pub output: PathBuf,
 
@@ -240,8 +252,9 @@ pub struct LabelArgs {
     #[arg(long, value_name = "DB", default_value_t = -12.0, allow_negative_numbers = true)]
     pub level_dbfs: f32,
 
-    /// Use this spoken WAV clip as the audio cue instead of the rhythm (needs --transcript).
-    #[arg(long, value_name = "WAV", requires = "transcript")]
+    /// Use this spoken clip (any audio input format) as the audio cue instead of the rhythm
+    /// (needs --transcript).
+    #[arg(long, value_name = "AUDIO", requires = "transcript")]
     pub spoken: Option<PathBuf>,
 
     /// What the spoken clip says (must contain the AI and generation elements).

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers may panic")]
 
+use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -138,4 +139,39 @@ fn wav_cue_keeps_format_and_is_detectable() {
     // Non-WAV audio output is refused with a clear message.
     let err = provmark().arg("label").arg(&input).arg(tmp.path().join("o.mp3")).assert().failure();
     assert!(String::from_utf8_lossy(&err.get_output().stderr).contains(".wav"));
+}
+
+#[test]
+fn compressed_audio_is_labeled_into_flac_with_its_format_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (input, rate) in [
+        ("audio/mp3-16000-mono-3s-librivox.mp3", 16_000),
+        ("audio/flac16-16000-mono-3s-librivox.flac", 16_000),
+    ] {
+        let input = testdata(input);
+        let out = tmp.path().join("o.flac");
+        let v = json_of(
+            &provmark()
+                .arg("label")
+                .arg(&input)
+                .arg(&out)
+                .args(["--cue", "end", "--json"])
+                .assert()
+                .success(),
+        );
+        let limits = provmark_core::audio_codec::DecodeLimits::default();
+        let before =
+            provmark_core::audio_codec::decode(&fs::read(&input).unwrap(), &limits).unwrap();
+        let after = provmark_core::audio_codec::decode(&fs::read(&out).unwrap(), &limits).unwrap();
+        assert_eq!(
+            provmark_core::audio_codec::sniff(&fs::read(&out).unwrap()),
+            Some(provmark_core::audio_codec::AudioFormat::Flac)
+        );
+        assert_eq!((after.sample_rate(), after.channels()), (rate, 1));
+        assert_eq!(after.format(), before.format());
+        let added = v["visible_identifier"]["added_frames"].as_u64().unwrap();
+        assert_eq!(after.frames() as u64, before.frames() as u64 + added);
+        let found = provmark_core::visible::detect_cue_rhythm(after.samples(), rate, 1);
+        assert_eq!(found.len(), 1, "{found:?}");
+    }
 }

@@ -780,3 +780,86 @@ fn long_audio_is_stamped_as_a_stream_and_a_rerun_skips_it() {
         eprintln!("notice: ffmpeg not installed; stripped copy not traced");
     }
 }
+
+/// `provmark ARGS…` with the file-size limit at `kib` KiB and `SIGXFSZ` ignored, so a write
+/// past the limit fails with `EFBIG` as a write to a full disk fails with `ENOSPC`.
+#[cfg(unix)]
+fn provmark_with_file_limit(kib: u32) -> std::process::Command {
+    let mut c = std::process::Command::new("bash");
+    c.arg("-c")
+        .arg(format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\" \"$@\""))
+        .arg(assert_cmd::cargo::cargo_bin("provmark"));
+    c
+}
+
+#[cfg(unix)]
+#[test]
+fn writes_that_do_not_fit_fail_cleanly_and_a_rerun_finishes_the_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, out) = (tmp.path().join("home"), tmp.path().join("out"));
+    let inputs = [testdata("images"), testdata("audio")];
+    provmark().args(["keygen", "--out"]).arg(&home).assert().success();
+
+    // 400 KiB: the four images and the two short clips fit, the two WAV files do not.
+    let full = provmark_with_file_limit(400)
+        .args(["stamp", "--json", "--home"])
+        .arg(&home)
+        .arg("--out")
+        .arg(&out)
+        .args(&inputs)
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(2), "some files failed");
+    let lines = json_lines(&full.stdout);
+    let failed: Vec<&Value> = lines.iter().filter(|l| l["status"] == "failed").collect();
+    assert_eq!(failed.len(), 2, "{lines:?}");
+    for f in &failed {
+        assert!(f["file"].as_str().unwrap().ends_with(".wav"), "{f}");
+        assert!(f["error"].as_str().unwrap().contains("File too large"), "{f}");
+    }
+    let (files, temps) = walk_outputs(&out);
+    assert!(temps.is_empty(), "partial temporary files left: {temps:?}");
+    assert_eq!(check_outputs_against_ledger(&out, &home), (6, 6), "{files:?}");
+
+    // The disk has room again: the re-run stamps the two that failed, once each.
+    let rerun =
+        stamp(&home, &out).arg("--json").args(&inputs).assert().success().get_output().clone();
+    let statuses: Vec<Value> =
+        json_lines(&rerun.stdout).iter().map(|l| l["status"].clone()).collect();
+    assert_eq!(statuses.iter().filter(|s| *s == "stamped").count(), 2, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| *s == "skipped").count(), 6, "{statuses:?}");
+    assert_eq!(check_outputs_against_ledger(&out, &home), (8, 8));
+    // `ledger` finds the ledger `stamp` wrote from `--home` alone.
+    let stats = provmark()
+        .args(["ledger", "stats", "--json", "--home"])
+        .arg(&home)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(serde_json::from_slice::<Value>(&stats).unwrap()["size"], 8);
+    provmark().args(["ledger", "verify", "--home"]).arg(&home).assert().success();
+
+    // Single-file commands leave neither a partial output nor a temporary file.
+    let wav = testdata("audio/pcm16-44100-stereo-12s-drascula.wav");
+    let (marked, labeled) = (tmp.path().join("marked.wav"), tmp.path().join("labeled.wav"));
+    let embed = provmark_with_file_limit(400)
+        .args(["watermark", "embed", "--id", "0123456789abcdef", "--home"])
+        .arg(&home)
+        .arg(&wav)
+        .arg(&marked)
+        .output()
+        .unwrap();
+    assert_eq!(embed.status.code(), Some(1));
+    let label =
+        provmark_with_file_limit(400).arg("label").arg(&wav).arg(&labeled).output().unwrap();
+    assert_eq!(label.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&label.stderr).contains("File too large"));
+    let left: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "home" && n != "out")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

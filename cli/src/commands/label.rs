@@ -1,12 +1,12 @@
 //! `provmark label IN OUT`: add a visible identifier (image text label or audio cue).
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
 use anyhow::{bail, Context as _};
 use image::codecs::jpeg::JpegEncoder;
 use image::{DynamicImage, ImageFormat};
+use provmark_core::audio::AudioBuffer;
+use provmark_core::audio_codec::{self, AudioFormat, DecodeLimits};
 use provmark_core::visible::{
     apply_audio_cue, apply_image_label, CueStyle, LabelStyle, LabelText, SpokenClip, ToneParams,
     VisibleIdentifier,
@@ -14,18 +14,18 @@ use provmark_core::visible::{
 
 use super::Status;
 use crate::args::LabelArgs;
+use crate::pipeline::files::write_replace;
 
 /// JPEG quality for labeled JPEG output.
 const JPEG_QUALITY: u8 = 92;
 
 pub fn run(args: &LabelArgs) -> anyhow::Result<Status> {
-    let applied = if is_wav(&args.input) {
-        if !is_wav(&args.output) {
-            bail!("audio output must be .wav (other audio formats arrive with the codec modules)");
-        }
-        label_audio(args)?
+    let input = std::fs::read(&args.input)
+        .with_context(|| format!("cannot read `{}`", args.input.display()))?;
+    let applied = if audio_codec::sniff(&input).is_some() {
+        label_audio(args, &input)?
     } else {
-        label_image(args)?
+        label_image(args, &input)?
     };
     if args.json {
         let line = serde_json::json!({
@@ -46,8 +46,23 @@ pub fn run(args: &LabelArgs) -> anyhow::Result<Status> {
     Ok(Status::Success)
 }
 
-fn is_wav(p: &Path) -> bool {
-    p.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+/// The audio format OUT's extension asks for: WAV or FLAC (the formats with an encoder).
+fn audio_output_format(out: &Path) -> anyhow::Result<AudioFormat> {
+    match out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("wav" | "wave") => Ok(AudioFormat::Wav),
+        Some("flac") => Ok(AudioFormat::Flac),
+        _ => bail!(
+            "audio output must be .wav or .flac (`{}`); MP3, Ogg and AAC are read, not written",
+            out.display()
+        ),
+    }
+}
+
+/// Decodes any supported audio file (WAV, FLAC, MP3, Ogg Vorbis, AAC/M4A) within the default
+/// limits.
+fn decode_audio(bytes: &[u8], path: &Path) -> anyhow::Result<AudioBuffer> {
+    audio_codec::decode(bytes, &DecodeLimits::default())
+        .with_context(|| format!("cannot decode audio `{}`", path.display()))
 }
 
 fn describe(v: &VisibleIdentifier, out: &Path) -> String {
@@ -77,13 +92,13 @@ fn describe(v: &VisibleIdentifier, out: &Path) -> String {
     }
 }
 
-fn label_image(args: &LabelArgs) -> anyhow::Result<VisibleIdentifier> {
+fn label_image(args: &LabelArgs, input: &[u8]) -> anyhow::Result<VisibleIdentifier> {
     let format = ImageFormat::from_path(&args.output)
         .with_context(|| format!("unknown output image format for `{}`", args.output.display()))?;
     if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP) {
         bail!("supported image outputs: .png, .jpg/.jpeg, .webp (lossless)");
     }
-    let mut img = image::open(&args.input)
+    let mut img = image::load_from_memory(input)
         .with_context(|| format!("cannot read image `{}`", args.input.display()))?;
     let style = LabelStyle::builder()
         .text(LabelText::new(&args.text)?)
@@ -98,12 +113,12 @@ fn label_image(args: &LabelArgs) -> anyhow::Result<VisibleIdentifier> {
 
 fn save_image(img: &DynamicImage, out: &Path, format: ImageFormat) -> anyhow::Result<()> {
     let context = || format!("cannot write `{}`", out.display());
+    let mut bytes = std::io::Cursor::new(Vec::new());
     match format {
         ImageFormat::Jpeg => {
-            let w = BufWriter::new(File::create(out).with_context(context)?);
             let rgb = DynamicImage::ImageRgb8(img.to_rgb8());
-            rgb.write_with_encoder(JpegEncoder::new_with_quality(w, JPEG_QUALITY))
-                .with_context(context)
+            rgb.write_with_encoder(JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY))
+                .with_context(context)?;
         }
         ImageFormat::WebP => {
             // The WebP encoder takes 8-bit RGB(A) only.
@@ -112,32 +127,18 @@ fn save_image(img: &DynamicImage, out: &Path, format: ImageFormat) -> anyhow::Re
             } else {
                 DynamicImage::ImageRgb8(img.to_rgb8())
             };
-            eight.save_with_format(out, format).with_context(context)
+            eight.write_to(&mut bytes, format).with_context(context)?;
         }
-        _ => img.save_with_format(out, format).with_context(context),
+        _ => img.write_to(&mut bytes, format).with_context(context)?,
     }
+    // Atomic: a failed write (a full disk) leaves no partial output.
+    write_replace(out, bytes.get_ref())
 }
 
-/// Reads a WAV file as interleaved f32 in [-1, 1].
-fn read_wav(path: &Path) -> anyhow::Result<(Vec<f32>, hound::WavSpec)> {
-    let mut r = hound::WavReader::open(path)
-        .with_context(|| format!("cannot read WAV `{}`", path.display()))?;
-    let spec = r.spec();
-    let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => r.samples::<f32>().collect::<Result<_, _>>()?,
-        hound::SampleFormat::Int => {
-            if !(8..=32).contains(&spec.bits_per_sample) {
-                bail!("unsupported WAV bit depth {}", spec.bits_per_sample);
-            }
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            r.samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect::<Result<_, _>>()?
-        }
-    };
-    Ok((samples, spec))
-}
-
-fn label_audio(args: &LabelArgs) -> anyhow::Result<VisibleIdentifier> {
-    let (mut samples, spec) = read_wav(&args.input)?;
+fn label_audio(args: &LabelArgs, input: &[u8]) -> anyhow::Result<VisibleIdentifier> {
+    let format = audio_output_format(&args.output)?;
+    let host = decode_audio(input, &args.input)?;
+    let (channels, rate, sample_format) = (host.channels(), host.sample_rate(), host.format());
     let mut builder = CueStyle::builder().position(args.cue.parse()?).tone(ToneParams {
         frequency_hz: args.tone_hz,
         unit_ms: args.unit_ms,
@@ -145,34 +146,22 @@ fn label_audio(args: &LabelArgs) -> anyhow::Result<VisibleIdentifier> {
         ..ToneParams::default()
     });
     if let (Some(clip), Some(transcript)) = (&args.spoken, &args.transcript) {
-        let (clip_samples, clip_spec) = read_wav(clip)?;
+        let bytes =
+            std::fs::read(clip).with_context(|| format!("cannot read `{}`", clip.display()))?;
+        let spoken = decode_audio(&bytes, clip)?;
         builder = builder.spoken(SpokenClip {
-            samples: clip_samples,
-            rate: clip_spec.sample_rate,
-            channels: clip_spec.channels,
+            rate: spoken.sample_rate(),
+            channels: spoken.channels(),
+            samples: spoken.into_samples(),
             transcript: LabelText::new(transcript)?,
         });
     }
-    let placement =
-        apply_audio_cue(&mut samples, spec.sample_rate, spec.channels, &builder.build()?)?;
+    let mut samples = host.into_samples();
+    let placement = apply_audio_cue(&mut samples, rate, channels, &builder.build()?)?;
     // Same rate, channels, bit depth and sample format as the input.
-    let mut w = hound::WavWriter::create(&args.output, spec)
-        .with_context(|| format!("cannot write `{}`", args.output.display()))?;
-    match spec.sample_format {
-        hound::SampleFormat::Float => {
-            for s in &samples {
-                w.write_sample(*s)?;
-            }
-        }
-        hound::SampleFormat::Int => {
-            let max = ((1u64 << (spec.bits_per_sample - 1)) - 1) as f32;
-            let min = -max - 1.0;
-            for s in &samples {
-                let v = (s * (max + 1.0)).round().clamp(min, max) as i32;
-                w.write_sample(v)?;
-            }
-        }
-    }
-    w.finalize()?;
+    let labeled = AudioBuffer::new(samples, channels, rate, sample_format)?;
+    let bytes = audio_codec::encode(&labeled, format)?;
+    // Atomic: a failed write (a full disk) leaves no partial output.
+    write_replace(&args.output, &bytes)?;
     Ok(VisibleIdentifier::AudioCue(placement))
 }

@@ -28,8 +28,8 @@ fn signer(args: &LedgerArgs) -> anyhow::Result<NoteSigner> {
 }
 
 fn open(args: &LedgerArgs) -> anyhow::Result<Ledger> {
-    provmark_ledger::open(&args.ledger)
-        .with_context(|| format!("cannot open the ledger `{}`", args.ledger))
+    let url = args.ledger_url();
+    provmark_ledger::open(&url).with_context(|| format!("cannot open the ledger `{url}`"))
 }
 
 fn b64_hashes(hashes: &[[u8; 32]]) -> Vec<String> {
@@ -61,7 +61,7 @@ pub fn run(args: &LedgerArgs) -> anyhow::Result<Status> {
                     Ok(Status::Success)
                 }
                 None => {
-                    eprintln!("content ID {id} is not in the ledger `{}`", args.ledger);
+                    eprintln!("content ID {id} is not in the ledger `{}`", args.ledger_url());
                     Ok(Status::NotFound)
                 }
             }
@@ -225,12 +225,22 @@ fn export(args: &LedgerArgs, e: &ExportArgs) -> anyhow::Result<Status> {
             out.flush()?;
             n
         } else {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("cannot create `{}`", path.display()))?;
-            let mut out = std::io::BufWriter::new(file);
-            let n = ledger.export_jsonl(&mut out)?;
-            out.flush()?;
-            n
+            // Atomic: a temporary file beside `path`, renamed onto it once complete, so a
+            // failed export (a full disk) leaves no truncated file that looks whole.
+            let tmp = crate::pipeline::files::temp_beside(path);
+            let result = (|| -> anyhow::Result<u64> {
+                let file = std::fs::File::create(&tmp)?;
+                let mut out = std::io::BufWriter::new(file);
+                let n = ledger.export_jsonl(&mut out)?;
+                out.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
+                crate::pipeline::files::rename_synced(&tmp, path)?;
+                Ok(n)
+            })();
+            result
+                .inspect_err(|_| {
+                    let _ = std::fs::remove_file(&tmp);
+                })
+                .with_context(|| format!("cannot write `{}`", path.display()))?
         };
         eprintln!("wrote {n} records as JSON Lines");
     }

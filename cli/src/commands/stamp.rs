@@ -316,7 +316,11 @@ fn stamp_to_temp(
         fs::read(&job.input).with_context(|| format!("cannot read `{}`", job.input.display()))?;
     let stamped = stamper.stamp(&input, id, created)?;
     let output = output_path(job, stamped.extension);
-    write_synced(&temp_path(&output), &stamped.bytes)?;
+    let tmp = temp_path(&output);
+    // A failed write (a full disk) leaves no partial temporary file behind.
+    write_synced(&tmp, &stamped.bytes).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })?;
     Ok((id, Done::whole(&stamped), output))
 }
 

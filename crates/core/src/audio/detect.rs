@@ -184,10 +184,11 @@ fn power_row(spec: &[realfft::num_complex::Complex32], max_bin: usize, row: &mut
 /// Whitened sub-band features of a segment for one frequency scale, with what the embedder
 /// needs to predict the mark's response in them.
 pub(crate) struct Features {
-    /// `d[hop * SUBBANDS + k]`: normalised, clipped feature weighted by `depth / cap`.
+    /// `d[hop * SUBBANDS + k]`: normalised, clipped feature weighted by `depth / cap`, the
+    /// depth a fixed share of each frame's energy would give (the embedder's own depths are
+    /// level-dependent, see `mask::frame_budgets`; weighting quiet frames up as well was
+    /// measured and lost a file under white noise).
     pub(crate) d: Vec<f32>,
-    /// Modulation depth the embedder uses (or would have used) per hop and sub-band.
-    pub(crate) depth: Vec<f32>,
 }
 
 /// Sub-bands on each side whose mean log energy is subtracted from a sub-band (the host's
@@ -378,7 +379,7 @@ pub(crate) fn features_masked(
             };
         }
     }
-    Features { d, depth }
+    Features { d }
 }
 
 /// The folded block of one hypothesis and phase: per block symbol and sub-band, the sum of

@@ -18,6 +18,7 @@ use realfft::num_complex::Complex32;
 
 use super::detect::{self, Spectra};
 use super::layout::{Grid, Layout, Role, BLOCK_SYMBOLS, HOPS_PER_SYMBOL, SUBBANDS};
+use super::mask;
 use super::stft::{Plans, Scratch};
 
 /// Frames processed per parallel chunk (bounds the memory of pending frame deltas).
@@ -31,12 +32,16 @@ const DEPTH_LIMIT: f32 = 0.6;
 /// Strength settings of one embedding.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Strength {
-    /// Change energy per frame as a fraction of the frame's energy.
+    /// Change energy as a fraction of the signal's energy (per frame a level-dependent share
+    /// of this, see [`mask::frame_budgets`]).
     pub(crate) budget: f32,
     /// Largest relative magnitude change of a sub-band.
     pub(crate) cap: f32,
     /// Rounds of the informed-gain iteration ([`ROUNDS`]; 0 gives every bit unit gain).
     pub(crate) informed_rounds: usize,
+    /// Largest boost of a quiet frame's budget share ([`mask::LEVEL_GAIN_MAX`]; 1 gives
+    /// every frame the same share of its own energy).
+    pub(crate) level_gain_max: f64,
 }
 
 /// Per hop and sub-band: the signed relative magnitude change to apply.
@@ -303,7 +308,16 @@ fn plan_segment(
 ) -> Vec<f32> {
     let n = layout.coded_bits;
     let host = detect::features_from_energy(host_energy.to_vec(), totals, strength);
-    let depth = host.depth;
+    // The depths embedded: level-dependent frame budgets (`mask::frame_budgets`). The
+    // features (the detector's, simulated here) keep weighting cells by the fixed-share
+    // depths, as the detector does.
+    let depth = mask::embedding_depths(
+        host_energy,
+        totals,
+        strength.budget,
+        strength.cap,
+        strength.level_gain_max,
+    );
     let mut host_soft = vec![0.0f32; n];
     soft_values(layout, coded, first, &host.d, &mut host_soft);
     // Change energy of each bit's slots at unit gain.

@@ -7,6 +7,13 @@
 //! and the budget is water-filled over the sub-bands: weak sub-bands get the largest relative
 //! modulation up to a cap, strong ones the rest. The cap keeps every sub-band's change at least
 //! `-20·log10(cap)` dB below that sub-band, well inside its own masking.
+//!
+//! The frame budgets are **level-dependent** ([`frame_budgets`]): a frame quieter than its
+//! segment's mean power gets a larger share of its own energy (up to [`LEVEL_GAIN_MAX`]), and
+//! all frames are then scaled so the segment's total change energy (hence the SNR) is what a
+//! fixed share gives. Detection reads relative modulation, so a quiet frame carries as much
+//! mark per unit depth as a loud one while its change costs a fraction of the energy; with a
+//! fixed share, the quiet half of speech carried almost nothing.
 
 /// Water-fills `budget` (change energy) over sub-bands of `energy`, writing relative
 /// modulation depths into `depth` (each in `[0, cap]`).
@@ -49,4 +56,62 @@ pub(crate) fn waterfill(energy: &[f32], budget: f32, cap: f32, depth: &mut [f32]
         let e = energy[k];
         *d = if e * cap2 <= lambda { cap } else { (lambda / e).sqrt() };
     }
+}
+
+/// Exponent of the level-dependent frame budget: a frame at `1/x` of its segment's mean
+/// power gets `x^LEVEL_EXPONENT` times the base share (before the common rescaling).
+/// Measured on the dev harness (raw bit errors of the top candidate, mean over 280 attacked
+/// files, detector unchanged): fixed share 0.115; exponent 0.5 / 1 / 2 with gain ≤ 10:
+/// 0.104 / 0.100 / 0.101; exponent 1 with gain ≤ 4: 0.102.
+pub(crate) const LEVEL_EXPONENT: f64 = 1.0;
+
+/// Largest boost of a quiet frame's share (10 dB): near-silent frames would otherwise take
+/// the whole budget for a mark that any added noise covers.
+pub(crate) const LEVEL_GAIN_MAX: f64 = 10.0;
+
+/// Per-frame change budgets (energy) of a segment whose frames have total power `totals`,
+/// at the relative budget `budget` (a fraction of a frame's power), level-dependent up to
+/// `gain_max` (1 gives the fixed share `budget · total`): each frame's share is multiplied
+/// by `clamp((mean / total)^LEVEL_EXPONENT, 1, gain_max)`, then every share is scaled so the
+/// budgets sum to `budget · Σ total`.
+pub(crate) fn frame_budgets(totals: &[f32], budget: f32, gain_max: f64) -> Vec<f32> {
+    let sum: f64 = totals.iter().map(|&t| f64::from(t)).sum();
+    let mean = sum / totals.len().max(1) as f64;
+    if gain_max <= 1.0 || mean <= 0.0 || !mean.is_finite() {
+        return totals.iter().map(|t| budget * t).collect();
+    }
+    let gain = |t: f32| -> f64 {
+        let t = f64::from(t);
+        if t > 0.0 {
+            (mean / t).powf(LEVEL_EXPONENT).clamp(1.0, gain_max)
+        } else {
+            0.0
+        }
+    };
+    let boosted: f64 = totals.iter().map(|&t| gain(t) * f64::from(t)).sum();
+    let scale = f64::from(budget) * sum / boosted;
+    #[allow(clippy::cast_possible_truncation, reason = "a budget, well inside f32")]
+    totals.iter().map(|&t| (scale * gain(t) * f64::from(t)) as f32).collect()
+}
+
+/// The modulation depths the embedder uses, `[hop * n + k]` for the `n`-sub-band energies
+/// `energy` of a segment's frames (total powers `totals`): each frame's
+/// [`frame_budgets`] water-filled over its sub-bands.
+pub(crate) fn embedding_depths(
+    energy: &[f32],
+    totals: &[f32],
+    budget: f32,
+    cap: f32,
+    gain_max: f64,
+) -> Vec<f32> {
+    let n = energy.len() / totals.len().max(1);
+    let mut depth = vec![0.0f32; energy.len()];
+    if n == 0 {
+        return depth;
+    }
+    let budgets = frame_budgets(totals, budget, gain_max);
+    for ((e, d), b) in energy.chunks_exact(n).zip(depth.chunks_exact_mut(n)).zip(budgets) {
+        waterfill(e, b, cap, d);
+    }
+    depth
 }

@@ -53,6 +53,7 @@ impl AudioParams {
             budget: 10f32.powf(-self.snr_db / 10.0),
             cap: self.max_depth,
             informed_rounds: super::embed::ROUNDS,
+            level_gain_max: super::mask::LEVEL_GAIN_MAX,
         }
     }
 
@@ -68,6 +69,7 @@ impl AudioParams {
             budget: 10f32.powf(-snr / 10.0),
             cap,
             informed_rounds: super::embed::ROUNDS,
+            level_gain_max: super::mask::LEVEL_GAIN_MAX,
         }
     }
 

@@ -39,8 +39,10 @@ pub(crate) fn residual(luma: &[f32], w: usize, h: usize) -> Vec<f32> {
     // extra factor (c / activity)^0.5 (c = median activity) leans further towards quiet
     // areas, where a unit of mark is worth more than in busy texture.
     let mut sorted = act.clone();
-    sorted.sort_unstable_by(f32::total_cmp);
-    let c = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0) + 0.5;
+    let mid = sorted.len() / 2;
+    let c =
+        if sorted.is_empty() { 0.0 } else { *sorted.select_nth_unstable_by(mid, f32::total_cmp).1 }
+            + 0.5;
     r.iter()
         .zip(&act)
         .map(|(v, a)| {
