@@ -38,7 +38,7 @@ struct Done {
     media_sha256: [u8; 32],
     fingerprint: provmark_core::fingerprint::Fingerprint,
     visible: bool,
-    /// The audio embedder's self-check (`None`: images, or audio too long to check).
+    /// The embedder's self-check (`None`: audio too long to check).
     self_check: Option<bool>,
     bytes: u64,
 }
@@ -75,7 +75,7 @@ enum Outcome {
         index: u64,
         output: PathBuf,
         bytes: u64,
-        /// The audio embedder's self-check (`None`: images, or audio too long to check).
+        /// The embedder's self-check (`None`: audio too long to check).
         self_check: Option<bool>,
     },
     Skipped {
@@ -470,9 +470,9 @@ fn report(job: &Job, outcome: &Outcome, json: bool, progress: Option<&indicatif:
             }
             if *self_check == Some(false) {
                 human.push_str(
-                    "\n         warning: the watermark did not decode in the embedder's \
-                     self-check (clip too short or too hard); the signed label and the ledger \
-                     record carry the ID",
+                    "\n         warning: the watermark did not read back cleanly in the \
+                     embedder's self-check (a clip too short, or media too busy or too hard for \
+                     the mark); the signed label and the ledger record carry the ID",
                 );
             }
             (line, human)

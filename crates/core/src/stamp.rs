@@ -85,10 +85,12 @@ pub struct Stamped {
     pub fingerprint: Fingerprint,
     /// The visible identifier added, if any.
     pub visible: Option<VisibleIdentifier>,
-    /// The audio embedder's self-check ([`AudioEmbedder::embed_checked`]): `Some(false)` when
-    /// the marked audio did not decode to its ID (a clip too short or too hard for the mark;
-    /// the label and the ledger record still carry the ID). `None` for images and for audio
-    /// longer than the self-check covers.
+    /// The embedder's self-check: for audio ([`AudioEmbedder::embed_checked`]) `Some(false)`
+    /// when the marked audio did not decode to its ID (a clip too short or too hard for the
+    /// mark); for images ([`crate::image::EmbedStats::self_check`]) `Some(false)` when even the
+    /// strongest amplitude would read back with too many raw bit errors or too weak a sync.
+    /// The label and the ledger record still carry the ID. `None` for audio longer than the
+    /// self-check covers.
     pub watermark_self_check: Option<bool>,
 }
 
@@ -157,8 +159,8 @@ impl<S: Signer<Signature>> Stamper<S> {
         })?;
         let (content, kind, extension, fingerprint, visible, alg, check) = match kind {
             Kind::Image => {
-                let (bytes, ext, fp, vis) = self.stamp_image(input, id)?;
-                (bytes, kind, ext, fp, vis, IMAGE_ALGORITHM, None)
+                let ((bytes, ext, fp, vis), check) = self.stamp_image(input, id)?;
+                (bytes, kind, ext, fp, vis, IMAGE_ALGORITHM, Some(check))
             }
             Kind::Audio => {
                 let ((bytes, ext, fp, vis), check) = self.stamp_audio(input, id)?;
@@ -283,7 +285,7 @@ impl<S: Signer<Signature>> Stamper<S> {
         })
     }
 
-    fn stamp_image(&self, input: &[u8], id: ContentId) -> Result<StampedMedia> {
+    fn stamp_image(&self, input: &[u8], id: ContentId) -> Result<(StampedMedia, bool)> {
         let decoded = image_codec::decode(input)?;
         let mut pixels: DynamicImage = decoded.pixels;
         let visible = match &self.settings.visible.image {
@@ -292,7 +294,7 @@ impl<S: Signer<Signature>> Stamper<S> {
             }
             None => None,
         };
-        self.image.embed(&mut pixels, id)?;
+        let stats = self.image.embed(&mut pixels, id)?;
         let fp = fingerprint::image_fingerprint(&pixels)?;
         let bytes = image_codec::encode(&pixels, decoded.format, decoded.jpeg_quality)?;
         let ext = match decoded.format {
@@ -300,7 +302,7 @@ impl<S: Signer<Signature>> Stamper<S> {
             ImageFormat::Jpeg => "jpg",
             ImageFormat::WebP => "webp",
         };
-        Ok((bytes, ext, fp, visible))
+        Ok(((bytes, ext, fp, visible), stats.self_check))
     }
 
     fn stamp_audio(&self, input: &[u8], id: ContentId) -> Result<(StampedMedia, Option<bool>)> {

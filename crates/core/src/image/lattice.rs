@@ -17,10 +17,12 @@ pub(crate) const WORKING_SHORT_SIDE: usize = 512;
 pub(crate) const DOG_SIGMAS: (f32, f32) = (0.8, 3.0);
 /// Largest extra weight a quiet area gets over a median one (before the square root).
 const SNR_WEIGHT_CAP: f32 = 4.0;
-/// Shortest tile period searched, in working pixels.
-const MIN_PERIOD: f32 = 44.0;
-/// Longest period searched, as a fraction of the working image's short side.
-const MAX_PERIOD_FRACTION: f32 = 0.56;
+/// Shortest tile period searched, in working pixels (a 3.2-tile 300 px picture downscaled
+/// 0.5× has 47 px tiles).
+const MIN_PERIOD: f32 = 30.0;
+/// Longest period searched, as a fraction of the working image's short side (a 2.5-tile
+/// picture cropped to 70 % of each side has tiles of 0.57 of its short side).
+const MAX_PERIOD_FRACTION: f32 = 0.6;
 /// Autocorrelation peaks kept as basis candidates.
 const PEAK_CANDIDATES: usize = 14;
 

@@ -263,3 +263,134 @@ fn white_page_gets_a_mark_within_the_psnr_budget() {
     // Measured: 34 % of the white pixels; before the saturated-block floor 0.85 %.
     assert!(darkened * 10 >= white, "{darkened} of {white} white pixels darkened by ≥ 2");
 }
+
+/// Sync-or-payload diagnosis of real cases: `PROVMARK_DIAG_CASES` names a file of lines
+/// `path hex16 orig_w orig_h` and `PROVMARK_DIAG_HOME` the key's home. For every case it
+/// prints whether the detector found the ID, the periods of the lattice hypotheses against the
+/// true one, and the coded-bit errors (against the true codeword) of the best sync peak of
+/// every hypothesis and of the true lattice.
+#[test]
+#[ignore = "diagnostic over external files"]
+fn diag_sync() {
+    use super::pattern::{cell_size, N};
+    let (Some(cases), Some(home)) =
+        (std::env::var_os("PROVMARK_DIAG_CASES"), std::env::var_os("PROVMARK_DIAG_HOME"))
+    else {
+        return;
+    };
+    let key = crate::identity::Identity::load(std::path::Path::new(&home)).unwrap().watermark_key;
+    let params = ImageParams::default();
+    let det = ImageDetector::new(&key, params);
+    let text = std::fs::read_to_string(cases).unwrap();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (path, hex, ow, oh) =
+            (f[0], f[1], f[2].parse::<u32>().unwrap(), f[3].parse::<u32>().unwrap());
+        let id = ContentId::from_u64(u64::from_str_radix(hex, 16).unwrap());
+        let truth = det.codec.encode(id);
+        let img = crate::codec::image::decode(&std::fs::read(path).unwrap()).unwrap().pixels;
+        let found = det.detect(&img).unwrap();
+        let short = img.width().min(img.height()) as usize;
+        let k = ((short + super::lattice::WORKING_SHORT_SIDE / 2)
+            / super::lattice::WORKING_SHORT_SIDE)
+            .max(1);
+        let (luma, w, h) = super::pixels::with_samples!(&img, b, layout, {
+            let buf: &[_] = b;
+            Ok::<_, Error>(super::pixels::block_luma(buf, layout, k))
+        })
+        .unwrap();
+        let res = super::lattice::residual(&luma, w, h);
+        let bases = super::lattice::lattice_candidates(&res, w, h, super::LATTICE_HYPOTHESES);
+        let scale = if path.contains("crop") { 1.0 } else { img.width() as f32 / ow as f32 };
+        let p_true = N as f32 * cell_size(ow, oh) * scale / k as f32;
+        let errs = |basis: &[super::lattice::V2; 2]| -> (usize, f32) {
+            let found = det.sync_search(&res, w, h, basis, 8, &(0..8).collect::<Vec<_>>());
+            let mut best = (usize::MAX, 0.0);
+            for p in &found.peaks {
+                let soft = det.soft_bits(&found.matched[p.d], p);
+                let e = soft.iter().zip(&truth).filter(|(s, t)| (**s > 0.0) != (**t > 0.0)).count();
+                if e < best.0 {
+                    best = (e, p.z);
+                }
+            }
+            best
+        };
+        let mut desc = String::new();
+        for b in &bases {
+            let per = 0.5 * (super::norm(b[0]) + super::norm(b[1]));
+            let (e, z) = errs(b);
+            desc.push_str(&format!(" [{per:.1}: {e} z{z:.1}]"));
+        }
+        let (oe, oz) = errs(&[[p_true, 0.0], [0.0, p_true]]);
+        if std::env::var_os("PROVMARK_DIAG_SCAN").is_some() {
+            let mut line = String::new();
+            for i in -12i32..=12 {
+                let p = p_true + i as f32 * 0.15;
+                let (e, z) = errs(&[[p, 0.0], [0.0, p]]);
+                line.push_str(&format!(" {:+.2}:{e}/{z:.1}", i as f32 * 0.15));
+            }
+            println!("SCAN {path}{line}");
+        }
+        if let Some(b0) = bases.first() {
+            let found = det.sync_search(&res, w, h, b0, 1, &(0..8).collect::<Vec<_>>());
+            if let Some(top) = found.peaks.first() {
+                let r = det.refine_basis(&res, w, h, *b0, top.d, top.z);
+                let (e, z) = errs(&r);
+                println!("REFINED {path} {r:?} {e} z{z:.1}");
+            }
+        }
+        let name = path.rsplit('/').take(2).collect::<Vec<_>>();
+        println!(
+            "SYNC {} {} ok={} be={} | true {p_true:.1}: {oe} z{oz:.1} |{desc}",
+            name[1].split('.').nth(1).unwrap_or(""),
+            name[0],
+            found.id == Some(id),
+            found.bit_errors
+        );
+    }
+}
+
+/// A picture of busy, fine texture everywhere (like gravel): independent grey noise of ±50
+/// levels per 2×2 block around mid-grey.
+fn gravel(w: u32, h: u32) -> DynamicImage {
+    let t = texture(w, h, 3);
+    DynamicImage::ImageLuma8(ImageBuffer::from_fn(w, h, |x, y| {
+        let n = t(x / 2 * 2 + 1, y / 2 * 2 + 7) - t(x / 2 * 2 + 1, y / 2 * 2 + 7).floor();
+        Luma([(128.0 + 100.0 * (n - 0.5)) as u8])
+    }))
+}
+
+#[test]
+fn busy_texture_gets_a_stronger_mark_that_is_found_and_smooth_pictures_do_not() {
+    let (k, params) = (key(5), ImageParams::default());
+    let embedder = ImageEmbedder::new(&k, params);
+    let detector = ImageDetector::new(&k, params);
+    let mut busy = gravel(384, 384);
+    let original = busy.clone();
+    let stats = embedder.embed(&mut busy, ID).unwrap();
+    assert!(stats.boost > 1.0, "{stats:?}");
+    assert_eq!(detector.detect(&busy).unwrap().id, Some(ID), "{stats:?}");
+    let (a, b) = (original.to_luma8(), busy.to_luma8());
+    let mse = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum::<f64>()
+        / a.as_raw().len() as f64;
+    let psnr = 10.0 * (255.0f64 * 255.0 / mse).log10();
+    assert!(psnr > 34.0, "psnr {psnr}");
+    // The same ID at the nominal amplitude alone is not found there.
+    let mut nominal = original.clone();
+    let coded = crate::payload::PayloadCodec::new(&k).encode(ID);
+    let layout = super::pattern::TileLayout::new(&k);
+    let fft = super::fft2::Fft2::new(super::sync::M, super::sync::M);
+    let source =
+        super::embed::TileSource { layout: &layout, coded: &coded, fft: &fft, check: false };
+    super::embed::embed_tile(&mut nominal, &source, 1.0).unwrap();
+    assert_eq!(detector.detect(&nominal).unwrap().id, None);
+
+    let mut smooth = rgb8(400, 300);
+    let stats = embedder.embed(&mut smooth, ID).unwrap();
+    assert!(stats.self_check && (stats.boost - 1.0).abs() < 1e-6, "{stats:?}");
+}
