@@ -191,16 +191,21 @@ fn mix_mapped(samples: &[f32], n: usize, g: impl Fn(f32) -> f32 + Sync) -> Vec<f
 pub(crate) fn store(x: f32, bits: u16) -> f32 {
     debug_assert!((8..=24).contains(&bits));
     let scale = (1u32 << (bits - 1)) as f32;
-    // In f32, exact for up to 24 bits: the power-of-two scale is exact, `v` has at most 24
-    // significant bits, so its fractional part `v − trunc(v)` is exact, and stepping the
-    // truncated value by one is exact. No branch: this loop vectorises (the test
+    // In f32, exact for up to 24 bits, with no integer conversion and no branch, so the
+    // loops over it vectorise (the saturating float-to-int cast did not). `a = |v| ≤ 2²³`:
+    // `(a + 2²³) − 2²³` lies in `[2²³, 2²⁴]`, where the step is 1, so it is `a` rounded to
+    // the nearest integer, halves to even; `r − a` is exact (both within ½ of each other on
+    // a grid no finer than `a`'s), and is −½ exactly when a half was rounded down, which
+    // rounding half away from zero takes up. The sign goes back on; `+ 0.0` turns −0 into
+    // +0 as the integer path gave. NaN becomes 0, as in `quantize` (the test
     // `quantize_rounds_half_away_from_zero_and_clips_like_libm` checks every halfway value).
-    // NaN becomes 0, as in `quantize`.
+    const TWO_23: f32 = 8_388_608.0;
     let v = (x * scale).clamp(-scale, scale - 1.0);
-    #[allow(clippy::cast_possible_truncation, reason = "clamped into the bit depth's range")]
-    let t = v as i32 as f32;
-    let frac = v - t;
-    let q = t + f32::from(u8::from(frac >= 0.5)) - f32::from(u8::from(frac <= -0.5));
+    let a = v.abs();
+    let r = (a + TWO_23) - TWO_23;
+    let r = r + f32::from(u8::from(r - a == -0.5));
+    let q = r.copysign(v) + 0.0;
+    let q = if v.is_nan() { 0.0 } else { q };
     q / scale
 }
 

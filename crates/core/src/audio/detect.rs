@@ -390,7 +390,7 @@ fn fold(d: &[f32], hops: usize, time_scale: f64, phase: usize, out: &mut [f32]) 
 
 /// Where each virtual hop of a time-scale hypothesis reads the features: the hop below and
 /// the fraction towards the next (0 when it falls on a hop, or on the last one).
-fn positions(hops: usize, time_scale: f64) -> Vec<(usize, f32)> {
+pub(crate) fn positions(hops: usize, time_scale: f64) -> Vec<(usize, f32)> {
     let usable = ((hops.saturating_sub(1)) as f64 / time_scale).floor();
     #[allow(
         clippy::cast_possible_truncation,
@@ -414,7 +414,12 @@ fn positions(hops: usize, time_scale: f64) -> Vec<(usize, f32)> {
 }
 
 /// [`fold`] with the hop positions precomputed ([`positions`]).
-fn fold_at(d: &[f32], positions: &[(usize, f32)], phase: usize, out: &mut [f32]) -> usize {
+pub(crate) fn fold_at(
+    d: &[f32],
+    positions: &[(usize, f32)],
+    phase: usize,
+    out: &mut [f32],
+) -> usize {
     out.iter_mut().for_each(|v| *v = 0.0);
     let mut symbols = 0;
     let mut j = 0;
@@ -441,6 +446,41 @@ fn fold_at(d: &[f32], positions: &[(usize, f32)], phase: usize, out: &mut [f32])
         j += 1;
     }
     symbols
+}
+
+/// The features at each virtual hop of a time-scale hypothesis (`positions`), interpolated
+/// as [`fold_at`] does, into `out` (`SUBBANDS` per virtual hop): computed once for the four
+/// phases, which each fold every virtual hop.
+pub(crate) fn resample(d: &[f32], positions: &[(usize, f32)], out: &mut Vec<f32>) {
+    out.clear();
+    out.reserve(positions.len() * SUBBANDS);
+    for &(i, frac) in positions {
+        let a = &d[i * SUBBANDS..(i + 1) * SUBBANDS];
+        if frac > 0.0 {
+            let b = &d[(i + 1) * SUBBANDS..(i + 2) * SUBBANDS];
+            out.extend(a.iter().zip(b).map(|(&x, &y)| x + (y - x) * frac));
+        } else {
+            out.extend_from_slice(a);
+        }
+    }
+}
+
+/// [`fold_at`] on features already resampled by [`resample`]: the same sums in the same
+/// order, so the same values.
+pub(crate) fn fold_rows(virt: &[f32], phase: usize, out: &mut [f32]) {
+    out.iter_mut().for_each(|v| *v = 0.0);
+    let hops = virt.len() / SUBBANDS;
+    let mut j = 0;
+    while phase + (j + 1) * HOPS_PER_SYMBOL <= hops {
+        let start = phase + j * HOPS_PER_SYMBOL;
+        let row = &mut out[(j % BLOCK_SYMBOLS) * SUBBANDS..(j % BLOCK_SYMBOLS + 1) * SUBBANDS];
+        for u in start..start + HOPS_PER_SYMBOL {
+            for (r, &x) in row.iter_mut().zip(&virt[u * SUBBANDS..(u + 1) * SUBBANDS]) {
+                *r += x;
+            }
+        }
+        j += 1;
+    }
 }
 
 /// Sync score of every block offset `q` for a folded block: segment symbol `j` holds block
@@ -589,13 +629,14 @@ pub(crate) fn analyze_spectra(
         .map(|d| {
             let mut folded = vec![0.0f32; BLOCK_SYMBOLS * SUBBANDS];
             let mut scores = vec![0.0f32; BLOCK_SYMBOLS * HOPS_PER_SYMBOL];
+            let mut virt = Vec::new();
             search
                 .time_scales
                 .iter()
                 .map(|&ts| {
-                    let at = positions(hops, ts);
+                    resample(d, &positions(hops, ts), &mut virt);
                     for phase in 0..HOPS_PER_SYMBOL {
-                        fold_at(d, &at, phase, &mut folded);
+                        fold_rows(&virt, phase, &mut folded);
                         sync_scores(
                             layout,
                             &folded,

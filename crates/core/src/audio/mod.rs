@@ -598,15 +598,22 @@ impl AudioEmbedder {
         let strongest = loop {
             self.engine.embed_planned(audio, &host, &coded, self.params.strength_boosted(boost));
             let stored = audio.stored_mono();
-            if self.has_margin(&stored, id, short) {
+            let (margin, errors) = self.margin(&stored, id, short);
+            if margin {
                 return Ok(Some(true));
             }
-            if boost + BOOST_STEP_DB > max_boost + 1e-3
-                || self.params.snr_db - boost - BOOST_STEP_DB < MIN_SNR_DB
-            {
+            // A host that leaves 15–20 % raw errors at the nominal strength is not brought to
+            // the check's 10 % by one step (measured: 0 of 12 embeddings, keys × dev clips and
+            // their 6–15 s excerpts, `diag_selfcheck`; each step took 3–6 points off), so the
+            // step that cannot pass is skipped: one re-mark less.
+            let mut step = BOOST_STEP_DB;
+            if boost == 0.0 && SKIP_STEP_ERRORS_PCT.contains(&(errors * 100 / CODED_BITS)) {
+                step += BOOST_STEP_DB;
+            }
+            if boost + step > max_boost + 1e-3 || self.params.snr_db - boost - step < MIN_SNR_DB {
                 break stored;
             }
-            boost += BOOST_STEP_DB;
+            boost += step;
             audio.clone_from(original);
         };
         // Out of boost. The strongest mark may still decode with less margin than the check
@@ -695,14 +702,23 @@ impl AudioEmbedder {
     /// Whether `stored` (see [`decodes`](Self::decodes)) decodes to `id` at the nominal scale
     /// with few raw bit errors (headroom for codecs and resampling) and, if `full`, through
     /// the full detector too.
+    #[cfg(test)]
     fn has_margin(&self, stored: &AudioBuffer, id: ContentId, full: bool) -> bool {
+        self.margin(stored, id, full).0
+    }
+
+    /// As [`has_margin`](Self::has_margin), with the raw bit errors of the nominal decision
+    /// (all coded bits if nothing was decoded).
+    fn margin(&self, stored: &AudioBuffer, id: ContentId, full: bool) -> (bool, usize) {
         let search = Search::new(0.0, 0.0, 1.0, 1.0, 0.0);
         let candidates = self.engine.candidates(stored, &search, self.params.strength(), 1);
-        let nominal = candidates.first().is_some_and(|c| {
+        let (nominal, errors) = candidates.first().map_or((false, CODED_BITS), |c| {
             let d = self.codec.decode(&c.soft);
-            d.verified() == Some(id) && d.bit_errors * 100 <= c.soft.len() * SELF_CHECK_MAX_BER_PCT
+            let ok = d.verified() == Some(id)
+                && d.bit_errors * 100 <= c.soft.len() * SELF_CHECK_MAX_BER_PCT;
+            (ok, d.bit_errors)
         });
-        nominal && (!full || self.decodes(stored, id))
+        (nominal && (!full || self.decodes(stored, id)), errors)
     }
 }
 
@@ -715,6 +731,9 @@ const SHORT_MAX_BOOST_DB: f32 = 6.0;
 pub const SELF_CHECK_MAX_SECONDS: f64 = 120.0;
 /// Largest raw bit error rate (percent) the self-check accepts.
 const SELF_CHECK_MAX_BER_PCT: usize = 10;
+/// Raw bit errors at the nominal strength (percent, rounded down) for which the self-check's
+/// first re-mark skips one step (see [`AudioEmbedder::embed_checked`]).
+const SKIP_STEP_ERRORS_PCT: std::ops::RangeInclusive<usize> = 15..=19;
 /// Strength step of the self-check (dB).
 const BOOST_STEP_DB: f32 = 1.5;
 /// Most extra strength the self-check adds (dB).
