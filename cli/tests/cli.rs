@@ -335,3 +335,27 @@ fn keyring_detection_keeps_the_bound_whatever_the_key_count() {
         }
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_pipe_ends_the_command_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    provmark().args(["keygen", "--out"]).arg(&home).assert().success();
+    // `true` exits at once without reading, so every line `detect` prints meets a closed pipe.
+    let script = format!(
+        "\"$0\" watermark detect --json --home \"$1\" \"$2\"/* | true; echo \"status ${{PIPESTATUS[0]}}\""
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg(assert_cmd::cargo::cargo_bin("provmark"))
+        .arg(&home)
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/images"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("status 141"), "{stdout} {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
