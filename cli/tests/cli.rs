@@ -343,9 +343,8 @@ fn a_closed_stdout_pipe_ends_the_command_quietly() {
     let home = tmp.path().join("home");
     provmark().args(["keygen", "--out"]).arg(&home).assert().success();
     // `true` exits at once without reading, so every line `detect` prints meets a closed pipe.
-    let script = format!(
-        "\"$0\" watermark detect --json --home \"$1\" \"$2\"/* | true; echo \"status ${{PIPESTATUS[0]}}\""
-    );
+    let script = "\"$0\" watermark detect --json --home \"$1\" \"$2\"/* | true; \
+                  echo \"status ${PIPESTATUS[0]}\"";
     let out = std::process::Command::new("bash")
         .arg("-c")
         .arg(script)
