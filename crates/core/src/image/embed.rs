@@ -248,33 +248,12 @@ pub(crate) struct MaskGrid {
 impl MaskGrid {
     /// The masked pattern of `tile` at unit amplitude on the grid of pixel coordinates
     /// `xs` × `ys` (pixel `i`'s centre is at `i + 0.5`), row-major: what [`Self::rows`]
-    /// renders at those points, interpolated the same way (separably).
+    /// renders at those points, interpolated the same way.
     pub(crate) fn render_at(&self, tile: &[f32], xs: &[f32], ys: &[f32]) -> Vec<f32> {
-        #[allow(clippy::cast_precision_loss, reason = "block sizes are small")]
-        let kf = self.k as f32;
-        let w = xs.len();
-        let mut pattern = vec![0.0f32; N * w];
-        let mut mask = vec![0.0f32; self.h * w];
-        for (x, &xf) in xs.iter().enumerate() {
-            let (p0, p1, pw) = lerp_index(xf / self.cell - 0.5, N, true);
-            for r in 0..N {
-                pattern[r * w + x] = (1.0 - pw) * tile[r * N + p0] + pw * tile[r * N + p1];
-            }
-            let (m0, m1, mw) = lerp_index(xf / kf - 0.5, self.w, false);
-            for q in 0..self.h {
-                let row = &self.mask[q * self.w..(q + 1) * self.w];
-                mask[q * w + x] = (1.0 - mw) * row[m0] + mw * row[m1];
-            }
-        }
-        let mut out = vec![0.0f32; w * ys.len()];
-        for (&yf, o) in ys.iter().zip(out.chunks_exact_mut(w.max(1))) {
-            let (r0, r1, rw) = lerp_index(yf / self.cell - 0.5, N, true);
-            let (q0, q1, qw) = lerp_index(yf / kf - 0.5, self.h, false);
-            let (pa, pb) = (&pattern[r0 * w..(r0 + 1) * w], &pattern[r1 * w..(r1 + 1) * w]);
-            let (ma, mb) = (&mask[q0 * w..(q0 + 1) * w], &mask[q1 * w..(q1 + 1) * w]);
-            for ((((o, &a), &b), &c), &d) in o.iter_mut().zip(pa).zip(pb).zip(ma).zip(mb) {
-                *o = ((1.0 - rw) * a + rw * b) * ((1.0 - qw) * c + qw * d);
-            }
+        let columns = self.columns(tile, xs);
+        let mut out = vec![0.0f32; xs.len() * ys.len()];
+        for (&yf, o) in ys.iter().zip(out.chunks_exact_mut(xs.len().max(1))) {
+            columns.render_at(yf, o, 1.0);
         }
         out
     }
@@ -282,13 +261,19 @@ impl MaskGrid {
     /// The pattern of `tile` and the mask, each already interpolated along the pixel columns
     /// of an image `width` pixels wide: what every row needs, computed once.
     fn rows(&self, tile: &[f32], width: usize) -> RowRenderer {
+        #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
+        let xs: Vec<f32> = (0..width).map(|x| x as f32 + 0.5).collect();
+        self.columns(tile, &xs)
+    }
+
+    /// The pattern of `tile` and the mask interpolated at the pixel columns `xs`.
+    fn columns(&self, tile: &[f32], xs: &[f32]) -> RowRenderer {
         #[allow(clippy::cast_precision_loss, reason = "block sizes are small")]
         let kf = self.k as f32;
+        let width = xs.len();
         let mut pattern = vec![0.0f32; N * width];
         let mut mask = vec![0.0f32; self.h * width];
-        for x in 0..width {
-            #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
-            let xf = x as f32 + 0.5;
+        for (x, &xf) in xs.iter().enumerate() {
             let (p0, p1, pw) = lerp_index(xf / self.cell - 0.5, N, true);
             for r in 0..N {
                 pattern[r * width + x] = (1.0 - pw) * tile[r * N + p0] + pw * tile[r * N + p1];
@@ -321,7 +306,11 @@ impl RowRenderer {
     /// The masked pattern times `amp` along pixel row `y`.
     fn render(&self, y: usize, out: &mut [f32], amp: f32) {
         #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
-        let yf = y as f32 + 0.5;
+        self.render_at(y as f32 + 0.5, out, amp);
+    }
+
+    /// The masked pattern times `amp` along the row at pixel coordinate `yf`.
+    fn render_at(&self, yf: f32, out: &mut [f32], amp: f32) {
         #[allow(clippy::cast_precision_loss, reason = "block sizes are small")]
         let kf = self.k as f32;
         let (r0, r1, rw) = lerp_index(yf / self.cell - 0.5, N, true);
