@@ -52,52 +52,84 @@ impl Reading {
     }
 }
 
-/// Reads the mark of `tile` at amplitude `amp` (rendered by `grid`) on `host` as the
-/// detector would at the mark's own geometry; `None` if the fold is degenerate.
-pub(crate) fn read_back(
-    host: &WorkingHost<'_>,
-    grid: &MaskGrid,
-    amp: f32,
-    layout: &TileLayout,
-    coded: &[f32],
-    fft: &Fft2,
-) -> Option<Reading> {
-    #[allow(clippy::cast_precision_loss, reason = "block sizes are small")]
-    let cell_w = grid.cell / host.k as f32;
-    #[allow(clippy::cast_precision_loss, reason = "N is small")]
-    let period = cell_w * N as f32;
-    let basis: [V2; 2] = [[period, 0.0], [0.0, period]];
-    let res =
-        residual(&marked_luma(host, grid, amp, layout.tile(coded).as_slice()), host.w, host.h);
-    let folded = sync::fold(&res, host.w, host.h, &basis)?;
-    let found = sync::search(fft, &folded, layout, cell_w, 64, &[0]);
-    // The tile's origin lands on sub-bin 1 or 2 of the fold whatever the picture's size (a
-    // chip's centre, less half a working block).
-    let near_origin = |p: &&SyncPeak| p.sx <= 2 && p.sy <= 2;
-    let peak = found.peaks.iter().find(near_origin).copied()?;
-    let chips = sync::chips(&found.matched[0], &peak);
-    let raw_errors = layout
-        .bits
-        .iter()
-        .zip(coded)
-        .filter(|(cs, &b)| b * cs.iter().map(|&c| layout.pn[c] * chips[c]).sum::<f32>() <= 0.0)
-        .count();
-    Some(Reading { raw_errors, sync_z: peak.z })
+/// The detector's reading of one tile on one host, at any amplitude: the mark is rendered at
+/// the working resolution once and scaled per amplitude tried.
+pub(crate) struct ReadBack<'a> {
+    host: &'a WorkingHost<'a>,
+    /// The mark at unit amplitude on the working grid.
+    mark: Vec<f32>,
+    /// Working pixels per chip.
+    cell_w: f32,
+    layout: &'a TileLayout,
+    coded: &'a [f32],
+    fft: &'a Fft2,
 }
 
-/// The working-resolution luma with the mark of `tile` added as the detector's block average
-/// sees it (the pattern sampled at each block's centre), clipped to the 0..255 range.
-fn marked_luma(host: &WorkingHost<'_>, grid: &MaskGrid, amp: f32, tile: &[f32]) -> Vec<f32> {
-    let centres = |n: usize, full: usize| -> Vec<f32> {
-        (0..n)
-            .map(|i| {
-                let (a, b) = (i * host.k, (i * host.k + host.k).min(full));
-                #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
-                let c = 0.5 * (a + b) as f32;
-                c
-            })
-            .collect()
-    };
-    let mark = grid.render_at(tile, &centres(host.w, host.width), &centres(host.h, host.height));
-    host.luma.iter().zip(&mark).map(|(l, m)| (l + amp * m).clamp(0.0, 255.0)).collect()
+impl<'a> ReadBack<'a> {
+    /// Prepares the reading of `tile` (the tile of `coded`), rendered by `grid`, on `host`.
+    pub(crate) fn new(
+        host: &'a WorkingHost<'a>,
+        grid: &MaskGrid,
+        tile: &[f32],
+        layout: &'a TileLayout,
+        coded: &'a [f32],
+        fft: &'a Fft2,
+    ) -> Self {
+        let centres = |n: usize, full: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| {
+                    let (a, b) = (i * host.k, (i * host.k + host.k).min(full));
+                    #[allow(clippy::cast_precision_loss, reason = "image sides are far below 2^24")]
+                    let c = 0.5 * (a + b) as f32;
+                    c
+                })
+                .collect()
+        };
+        // The detector's block average of the mark: the pattern at each block's centre.
+        let mark =
+            grid.render_at(tile, &centres(host.w, host.width), &centres(host.h, host.height));
+        #[allow(clippy::cast_precision_loss, reason = "block sizes are small")]
+        let cell_w = grid.cell / host.k as f32;
+        Self { host, mark, cell_w, layout, coded, fft }
+    }
+
+    /// The smallest of [`BOOSTS`] (times `nominal`) whose mark reads back cleanly, and
+    /// `true`; the largest and `false` if none does.
+    pub(crate) fn choose_boost(&self, nominal: f32) -> (f32, bool) {
+        BOOSTS
+            .iter()
+            .find(|&&b| self.read(nominal * b).is_some_and(|r| r.passes()))
+            .map_or((BOOSTS[BOOSTS.len() - 1], false), |&b| (b, true))
+    }
+
+    /// Reads the mark at amplitude `amp` as the detector would at the mark's own geometry;
+    /// `None` if the fold is degenerate or no sync peak lies at the tile's origin.
+    pub(crate) fn read(&self, amp: f32) -> Option<Reading> {
+        let (host, layout) = (self.host, self.layout);
+        #[allow(clippy::cast_precision_loss, reason = "N is small")]
+        let period = self.cell_w * N as f32;
+        let basis: [V2; 2] = [[period, 0.0], [0.0, period]];
+        // The working luma with the mark added, clipped to the 0..255 range.
+        let luma: Vec<f32> = host
+            .luma
+            .iter()
+            .zip(&self.mark)
+            .map(|(l, m)| (l + amp * m).clamp(0.0, 255.0))
+            .collect();
+        let res = residual(&luma, host.w, host.h);
+        let folded = sync::fold(&res, host.w, host.h, &basis)?;
+        let found = sync::search(self.fft, &folded, layout, self.cell_w, 64, &[0]);
+        // The tile's origin lands on sub-bin 1 or 2 of the fold whatever the picture's size (a
+        // chip's centre, less half a working block).
+        let near_origin = |p: &&SyncPeak| p.sx <= 2 && p.sy <= 2;
+        let peak = found.peaks.iter().find(near_origin).copied()?;
+        let chips = sync::chips(&found.matched[0], &peak);
+        let raw_errors = layout
+            .bits
+            .iter()
+            .zip(self.coded)
+            .filter(|(cs, &b)| b * cs.iter().map(|&c| layout.pn[c] * chips[c]).sum::<f32>() <= 0.0)
+            .count();
+        Some(Reading { raw_errors, sync_z: peak.z })
+    }
 }

@@ -211,25 +211,16 @@ fn embed_samples<T: Sample>(
     };
     let nominal = (PEAK_AMPLITUDE * strength).min(RMS_CAP * strength / unit_rms);
     // The self-check on the unmarked pixels, at the nominal amplitude and then stronger ones.
-    let kd = detector_block(layout.width, layout.height);
-    let (luma, w, h) = block_luma(buf, layout, kd);
-    let host = WorkingHost { luma: &luma, w, h, k: kd, width: layout.width, height: layout.height };
-    let mut chosen =
-        if source.check { (check::BOOSTS[check::BOOSTS.len() - 1], false) } else { (1.0, false) };
-    for boost in check::BOOSTS.iter().copied().filter(|_| source.check) {
-        let reading = check::read_back(
-            &host,
-            &grid,
-            nominal * boost,
-            source.layout,
-            source.coded,
-            source.fft,
-        );
-        if reading.is_some_and(|r| r.passes()) {
-            chosen = (boost, true);
-            break;
-        }
-    }
+    let chosen = if source.check {
+        let kd = detector_block(layout.width, layout.height);
+        let (luma, w, h) = block_luma(buf, layout, kd);
+        let host =
+            WorkingHost { luma: &luma, w, h, k: kd, width: layout.width, height: layout.height };
+        check::ReadBack::new(&host, &grid, tile, source.layout, source.coded, source.fft)
+            .choose_boost(nominal)
+    } else {
+        (1.0, false)
+    };
     let amp = nominal * chosen.0;
     add_luma_delta(buf, layout, |y, out| rows.render(y, out, amp));
     EmbedStats { cell, rms: amp * unit_rms, boost: chosen.0, self_check: chosen.1 }
