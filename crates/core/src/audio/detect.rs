@@ -357,7 +357,7 @@ pub(crate) fn features_masked(
     for ((e, dep), total) in
         energy.chunks_exact(SUBBANDS).zip(depth.chunks_exact_mut(SUBBANDS)).zip(totals)
     {
-        mask::waterfill(e, strength.budget * total, strength.cap, dep);
+        mask::waterfill(e, strength.budget * mask::reference_power(e, *total), strength.cap, dep);
     }
     for k in 0..SUBBANDS {
         let (mut s, mut s2) = (0.0f64, 0.0f64);

@@ -109,9 +109,42 @@ pub(crate) fn embedding_depths(
     if n == 0 {
         return depth;
     }
-    let budgets = frame_budgets(totals, budget, gain_max);
+    let refs: Vec<f32> =
+        energy.chunks_exact(n).zip(totals).map(|(e, &t)| reference_power(e, t)).collect();
+    let budgets = frame_budgets(&refs, budget, gain_max);
     for ((e, d), b) in energy.chunks_exact(n).zip(depth.chunks_exact_mut(n)).zip(budgets) {
         waterfill(e, b, cap, d);
     }
     depth
+}
+
+/// Largest share of a frame's in-band reference a single sub-band may contribute, as a
+/// multiple of the frame's median sub-band energy ([`reference_power`]).
+pub(crate) const REFERENCE_PEAK: f32 = 10.0;
+
+/// Largest frame reference as a multiple of its in-band reference (17 dB; see
+/// [`reference_power`]).
+pub(crate) const IN_BAND_HEADROOM: f32 = 50.12;
+
+/// A frame's reference power, of which the budget is a share: its total power `total`, but
+/// at most [`IN_BAND_HEADROOM`] times its in-band energy, the sum of its sub-band energies
+/// `band` each counted up to [`REFERENCE_PEAK`] times the median sub-band's.
+pub(crate) fn reference_power(band: &[f32], total: f32) -> f32 {
+    let n = band.len();
+    if n == 0 {
+        return total;
+    }
+    let mut stack = [0.0f32; 64];
+    let mut heap = Vec::new();
+    let sorted: &mut [f32] = if n <= stack.len() {
+        stack[..n].copy_from_slice(band);
+        &mut stack[..n]
+    } else {
+        heap.extend_from_slice(band);
+        &mut heap
+    };
+    let (_, &mut median, _) = sorted.select_nth_unstable_by(n / 2, f32::total_cmp);
+    let limit = REFERENCE_PEAK * median.max(0.0);
+    let inside: f32 = band.iter().map(|&e| e.clamp(0.0, limit)).sum();
+    total.min(IN_BAND_HEADROOM * inside)
 }
