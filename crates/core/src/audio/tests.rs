@@ -214,7 +214,7 @@ fn candidate(soft: Vec<f32>) -> Candidate {
 }
 
 /// Standard normal samples from a fixed seed (Box–Muller over an LCG).
-fn gaussians(seed: u64, n: usize) -> Vec<f32> {
+pub(super) fn gaussians(seed: u64, n: usize) -> Vec<f32> {
     let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut uniform = || {
         x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
