@@ -92,8 +92,10 @@ impl AudioParams {
 pub struct AudioParamsBuilder(AudioParams);
 
 impl AudioParamsBuilder {
-    /// Target signal-to-watermark ratio of every frame, in dB (default 32; 20..=60). Lower is
-    /// stronger and more audible.
+    /// Target ratio of every frame's reference power to its change, in dB (default 30.5;
+    /// 20..=60): the reference is the frame's total power, less for frames whose energy lies
+    /// mostly outside the marked band (bass), so their SNR is higher. Lower is stronger and
+    /// more audible.
     #[must_use]
     pub fn snr_db(mut self, db: f32) -> Self {
         self.0.snr_db = db;
