@@ -7,7 +7,9 @@
 //! resolution luma, residual, fold, sync correlation, matched filter) on the host plus the
 //! mark rendered at the working resolution, and counts the raw bit errors and the sync
 //! z-score there. A mark that would read back with too many errors or too weak a sync is
-//! made stronger (×√2, then ×2: +3 and +6 dB), which only such pictures pay for.
+//! made stronger in +1.5 dB steps up to +6 dB, first only in the blocks whose SSIM budget
+//! leaves room (texture: flat and dark areas keep their mark), then, as the last resort, the
+//! whole mark +6 dB; only such pictures pay for it.
 
 use super::embed::MaskGrid;
 use super::fft2::Fft2;
