@@ -941,3 +941,5 @@ fn resampled_folds_equal_direct_folds_bit_for_bit() {
         }
     }
 }
+
+mod fast_paths;
