@@ -191,6 +191,13 @@ fn mix_mapped(samples: &[f32], n: usize, g: impl Fn(f32) -> f32 + Sync) -> Vec<f
 pub(crate) fn store(x: f32, bits: u16) -> f32 {
     debug_assert!((8..=24).contains(&bits));
     let scale = (1u32 << (bits - 1)) as f32;
+    stored_level(x, scale) / scale
+}
+
+/// The integer level [`store`] rounds `x` to, as an `f32` (exact: at most 2²³ in
+/// magnitude), for a format of `scale = 2^(bits − 1)` steps per unit, 8 to 24 bits.
+#[inline]
+fn stored_level(x: f32, scale: f32) -> f32 {
     // In f32, exact for up to 24 bits, with no integer conversion and no branch, so the
     // loops over it vectorise (the saturating float-to-int cast did not). `a = |v| ≤ 2²³`:
     // `(a + 2²³) − 2²³` lies in `[2²³, 2²⁴]`, where the step is 1, so it is `a` rounded to
@@ -205,8 +212,30 @@ pub(crate) fn store(x: f32, bits: u16) -> f32 {
     let r = (a + TWO_23) - TWO_23;
     let r = r + f32::from(u8::from(r - a == -0.5));
     let q = r.copysign(v) + 0.0;
-    let q = if v.is_nan() { 0.0 } else { q };
-    q / scale
+    if v.is_nan() {
+        0.0
+    } else {
+        q
+    }
+}
+
+/// [`quantize`] of each of `samples` into `out` (the shorter of the two), the same integers,
+/// in loops that vectorise for 8 to 24 bits (the writers' hot loop; 32-bit samples take
+/// `quantize` one by one).
+pub(crate) fn quantize_into(samples: &[f32], bits: u16, out: &mut [i32]) {
+    if !(8..=24).contains(&bits) {
+        out.iter_mut().zip(samples).for_each(|(o, &x)| *o = quantize(x, bits));
+        return;
+    }
+    let scale = (1u32 << (bits - 1)) as f32;
+    // An integer of magnitude below 2³¹ plus 1.5·2⁵² lies where the f64 step is 1, with the
+    // integer in two's complement in the low 32 bits of the mantissa: no float-to-int cast.
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    for (o, &x) in out.iter_mut().zip(samples) {
+        #[allow(clippy::cast_possible_truncation, reason = "the low 32 bits are the integer")]
+        let q = (f64::from(stored_level(x, scale)) + MAGIC).to_bits() as u32;
+        *o = q.cast_signed();
+    }
 }
 
 /// `x` (full scale ±1) as a `bits`-bit integer sample (8..=32): rounded half away from zero,

@@ -40,7 +40,9 @@ mod stft;
 
 use std::sync::{Arc, Mutex};
 
+#[cfg(test)]
 pub(crate) use buffer::quantize;
+pub(crate) use buffer::quantize_into;
 pub use buffer::{AudioBuffer, SampleFormat, MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 pub use params::{AudioParams, AudioParamsBuilder};
 

@@ -1,6 +1,7 @@
 //! The embedder's shortcuts give exactly what the reference paths give.
 
 use super::*;
+use realfft::num_complex::Complex32;
 
 /// Candidates compared bit for bit.
 fn same_candidates(a: &[Candidate], b: &[Candidate]) -> bool {
@@ -41,6 +42,96 @@ fn shared_self_check_spectra_give_each_search_its_own_candidates() {
             let fast = emb.engine.candidates_from(&shared, search, strength, max);
             assert!(!reference.is_empty(), "{name}");
             assert!(same_candidates(&reference, &fast), "{name}: max {max}");
+        }
+    }
+}
+
+/// The floor of an embedding's work on `DIAG_FILE` (best of `DIAG_REPS`, one thread when run
+/// with `RAYON_NUM_THREADS=1`): decode, one forward real FFT per hop and channel (the host
+/// analysis), one inverse per hop and channel (the marking), one forward FFT per hop of the
+/// stored mix (the self-check's analysis), encode to WAV; nothing else. Compare with
+/// `diag_phase_times`.
+#[test]
+#[ignore = "diagnostic: the transforms and codecs an embedding cannot avoid, timed"]
+fn diag_embed_floor() {
+    use std::time::{Duration, Instant};
+    let file = std::env::var("DIAG_FILE").unwrap();
+    let reps: usize = std::env::var("DIAG_REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let names =
+        ["decode", "fwd per channel", "inv per channel", "stored mix", "fwd stored mix", "encode"];
+    let mut best = [Duration::MAX; 6];
+    let mut sink = 0.0f32;
+    for _ in 0..reps {
+        let mut times = [Duration::ZERO; 6];
+        let t = Instant::now();
+        let audio = decode_file(&file);
+        times[0] = t.elapsed();
+        let grid = Grid::new(audio.sample_rate());
+        let plans = Plans::new(grid.frame);
+        let n = usize::from(audio.channels());
+        let hops = audio.frames().div_ceil(grid.hop);
+        let mut s = stft::Scratch::new(&plans);
+        let t = Instant::now();
+        for h in 0..hops {
+            for c in 0..n {
+                s.analyze_strided(&plans, audio.samples(), h * grid.hop, n, c);
+                sink += s.spec[1].re;
+            }
+        }
+        times[1] = t.elapsed();
+        let t = Instant::now();
+        for _ in 0..hops * n {
+            let _ = plans.inverse.process_with_scratch(&mut s.spec, &mut s.time, &mut s.inv);
+            sink += s.time[1];
+            s.spec.iter_mut().zip(&s.time).for_each(|(x, t)| *x = Complex32::new(*t, 0.0));
+        }
+        times[2] = t.elapsed();
+        let t = Instant::now();
+        let mono = audio.stored_mono();
+        times[3] = t.elapsed();
+        let t = Instant::now();
+        for h in 0..hops {
+            s.analyze(&plans, mono.samples(), h * grid.hop);
+            sink += s.spec[1].re;
+        }
+        times[4] = t.elapsed();
+        let t = Instant::now();
+        let bytes =
+            crate::audio_codec::encode(&audio, crate::audio_codec::AudioFormat::Wav).unwrap();
+        times[5] = t.elapsed();
+        sink += bytes.len() as f32;
+        for (b, t) in best.iter_mut().zip(times) {
+            *b = (*b).min(t);
+        }
+    }
+    eprintln!("{file}: (sink {sink:e})");
+    for (n, b) in names.iter().zip(best) {
+        eprintln!("  {n:16} {:7.2} ms", b.as_secs_f64() * 1e3);
+    }
+}
+
+/// The writers' vectorised quantizer gives `quantize`'s integer for every sample: halves
+/// between steps and the floats beside them, ±0, NaN, infinities, out-of-range values and
+/// random ones, at every bit depth the writers use.
+#[test]
+fn quantize_into_equals_quantize_sample_by_sample() {
+    let mut seed = 0x2545_f491_u32;
+    for bits in [8u16, 12, 16, 20, 24, 32] {
+        let step = 1.0 / (1i64 << (bits - 1)) as f64;
+        let mut cases = vec![0.0f32, -0.0, 1.0, -1.0, 1.5, -1.5, f32::NAN, f32::INFINITY];
+        cases.extend([f32::NEG_INFINITY, f32::MAX, f32::MIN, f32::MIN_POSITIVE, 1e-30]);
+        for k in [-5i64, -3, -2, -1, 0, 1, 2, 4, 999, (1i64 << (bits - 1)) - 2] {
+            let half = ((k as f64 + 0.5) * step) as f32;
+            cases.extend([half, half.next_up(), half.next_down(), -half, -half.next_up()]);
+        }
+        for _ in 0..50_000 {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            cases.push((seed as f32 / u32::MAX as f32) * 2.4 - 1.2);
+        }
+        let mut out = vec![7i32; cases.len()];
+        quantize_into(&cases, bits, &mut out);
+        for (&x, &q) in cases.iter().zip(&out) {
+            assert_eq!(q, quantize(x, bits), "{x:e} at {bits} bits");
         }
     }
 }
