@@ -176,7 +176,18 @@ fn mix_mapped(samples: &[f32], n: usize, g: impl Fn(f32) -> f32 + Sync) -> Vec<f
     let scale = 1.0 / n as f32;
     out.par_chunks_mut(PIECE).zip(samples.par_chunks(PIECE * n)).for_each(|(o, s)| match n {
         1 => o.iter_mut().zip(s).for_each(|(y, &x)| *y = g(x)),
-        2 => o.iter_mut().zip(s.chunks_exact(2)).for_each(|(y, f)| *y = (g(f[0]) + g(f[1])) * 0.5),
+        2 => {
+            // `g` over a run of interleaved samples first, then the pairs: the same sums, and
+            // the loop over `g` vectorises (over the pairs directly it stayed scalar).
+            let mut mapped = [0.0f32; 512];
+            for (o, s) in o.chunks_mut(mapped.len() / 2).zip(s.chunks(mapped.len())) {
+                let mapped = &mut mapped[..s.len()];
+                mapped.iter_mut().zip(s).for_each(|(m, &x)| *m = g(x));
+                o.iter_mut()
+                    .zip(mapped.chunks_exact(2))
+                    .for_each(|(y, f)| *y = (f[0] + f[1]) * 0.5);
+            }
+        }
         _ => o.iter_mut().zip(s.chunks_exact(n)).for_each(|(y, f)| {
             *y = f.iter().map(|&x| g(x)).sum::<f32>() * scale;
         }),
