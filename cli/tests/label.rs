@@ -175,3 +175,26 @@ fn compressed_audio_is_labeled_into_flac_with_its_format_kept() {
         assert_eq!(found.len(), 1, "{found:?}");
     }
 }
+
+/// A picture too small to watermark (under 128 px) can still be labeled; a file that is not an
+/// image fails with a clear message and writes nothing.
+#[test]
+fn small_pictures_are_labeled_and_non_images_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = tmp.path().join("small.png");
+    image::RgbImage::from_fn(120, 90, |x, y| image::Rgb([(x * 2) as u8, (y * 2) as u8, 90]))
+        .save(&small)
+        .unwrap();
+    let out = tmp.path().join("small-labeled.png");
+    provmark().arg("label").arg(&small).arg(&out).assert().success();
+    let labeled = image::open(&out).unwrap().to_rgb8();
+    assert_eq!(labeled.dimensions(), (120, 90));
+    assert_ne!(labeled, image::open(&small).unwrap().to_rgb8());
+
+    let junk = tmp.path().join("junk.png");
+    fs::write(&junk, b"\x89PNG\r\n\x1a\n not really a picture").unwrap();
+    let bad_out = tmp.path().join("junk-labeled.png");
+    let err = provmark().arg("label").arg(&junk).arg(&bad_out).assert().failure();
+    assert!(String::from_utf8_lossy(&err.get_output().stderr).contains("cannot read image"));
+    assert!(!bad_out.exists());
+}

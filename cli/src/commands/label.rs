@@ -98,8 +98,9 @@ fn label_image(args: &LabelArgs, input: &[u8]) -> anyhow::Result<VisibleIdentifi
     if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP) {
         bail!("supported image outputs: .png, .jpg/.jpeg, .webp (lossless)");
     }
-    let mut img = image::load_from_memory(input)
-        .with_context(|| format!("cannot read image `{}`", args.input.display()))?;
+    let mut img = provmark_core::codec::image::decode_any_size(input)
+        .with_context(|| format!("cannot read image `{}`", args.input.display()))?
+        .pixels;
     let style = LabelStyle::builder()
         .text(LabelText::new(&args.text)?)
         .position(args.position.parse()?)

@@ -85,12 +85,28 @@ pub struct DecodedImage {
 /// announces more than [`MAX_PIXELS`] (checked before decoding); [`Error::Params`] when the
 /// short side is below [`MIN_SIDE`].
 pub fn decode(bytes: &[u8]) -> Result<DecodedImage> {
+    decode_checked(bytes, check_dimensions)
+}
+
+/// Decodes an image file held in memory whatever its short side, for uses that do not
+/// watermark it (a visible label, a thumbnail): the same formats and the same limits against
+/// decompression bombs as [`decode`], without the watermark's [`MIN_SIDE`].
+///
+/// # Errors
+/// [`Error::Decode`] for an unknown format or corrupt data; [`Error::Limits`] when the header
+/// announces more than [`MAX_PIXELS`] (checked before decoding).
+pub fn decode_any_size(bytes: &[u8]) -> Result<DecodedImage> {
+    decode_checked(bytes, crate::image::check_pixel_count)
+}
+
+/// Sniffs, reads the header, runs `check` on the announced size, then decodes under limits.
+fn decode_checked(bytes: &[u8], check: fn(u32, u32) -> Result<()>) -> Result<DecodedImage> {
     let format = ImageFormat::sniff(bytes)
         .ok_or_else(|| Error::decode("image", "not a PNG, JPEG or WebP file"))?;
     let reader = || ImageReader::with_format(Cursor::new(bytes), format.to_image_rs());
     let (w, h) =
         reader().into_dimensions().map_err(|e| Error::decode("image header", e.to_string()))?;
-    check_dimensions(w, h)?;
+    check(w, h)?;
     let mut r = reader();
     let mut limits = ::image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);

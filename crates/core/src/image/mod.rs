@@ -194,15 +194,21 @@ fn check_size(img: &DynamicImage) -> Result<()> {
 /// # Errors
 /// [`Error::Limits`] above the pixel limit, [`Error::Params`] below the side minimum.
 pub fn check_dimensions(w: u32, h: u32) -> Result<()> {
-    let pixels = u64::from(w) * u64::from(h);
-    if pixels > MAX_PIXELS {
-        return Err(Error::Limits { what: "image pixels", actual: pixels, limit: MAX_PIXELS });
-    }
+    check_pixel_count(w, h)?;
     if w.min(h) < MIN_SIDE {
         return Err(Error::params(
             "image",
             format!("{w}x{h} is too small: the short side must be at least {MIN_SIDE} px"),
         ));
+    }
+    Ok(())
+}
+
+/// Checks the pixel count alone against [`MAX_PIXELS`] (for images that are not marked).
+pub(crate) fn check_pixel_count(w: u32, h: u32) -> Result<()> {
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > MAX_PIXELS {
+        return Err(Error::Limits { what: "image pixels", actual: pixels, limit: MAX_PIXELS });
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 use ::image::{DynamicImage, ImageBuffer, Rgb, Rgba};
 
-use super::{decode, encode, estimate_jpeg_quality, ImageFormat};
+use super::{decode, decode_any_size, encode, estimate_jpeg_quality, ImageFormat};
 use crate::Error;
 
 fn photo(w: u32, h: u32) -> DynamicImage {
@@ -52,6 +52,9 @@ fn garbage_and_truncated_files_are_decode_errors() {
 fn images_below_the_minimum_side_are_rejected() {
     let bytes = encode(&photo(127, 300), ImageFormat::Png, None).unwrap();
     assert!(decode(&bytes).unwrap_err().to_string().contains("too small"));
+    // Uses that do not watermark (a visible label) read it, pixels intact.
+    let small = decode_any_size(&bytes).unwrap();
+    assert_eq!(small.pixels.to_rgb8(), photo(127, 300).to_rgb8());
 }
 
 /// A PNG whose header claims 60000×60000 pixels (3.6 GP) is refused from the header alone.
@@ -84,5 +87,7 @@ fn decompression_bomb_is_refused_before_allocation() {
         png.extend(crc32(&chunk).to_be_bytes());
     }
     let e = decode(&png).unwrap_err();
+    assert!(matches!(e, Error::Limits { .. }), "{e}");
+    let e = decode_any_size(&png).unwrap_err();
     assert!(matches!(e, Error::Limits { .. }), "{e}");
 }
