@@ -135,3 +135,19 @@ fn quantize_into_equals_quantize_sample_by_sample() {
         }
     }
 }
+
+/// `AudioBuffer::new` checks every sample for NaN and infinity in runs (no early exit per
+/// sample): one bad sample anywhere, in the first, a middle or the last run, is refused.
+#[test]
+fn audio_buffer_refuses_a_non_finite_sample_anywhere() {
+    let good = vec![0.25f32; 5000];
+    assert!(AudioBuffer::new(good.clone(), 2, 8_000, SampleFormat::Float).is_ok());
+    for at in [0, 1, 1023, 1024, 2500, 4095, 4999] {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut samples = good.clone();
+            samples[at] = bad;
+            let r = AudioBuffer::new(samples, 2, 8_000, SampleFormat::Float);
+            assert!(matches!(r, Err(crate::Error::Params { .. })), "{bad} at {at}");
+        }
+    }
+}
