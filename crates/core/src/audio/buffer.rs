@@ -249,9 +249,13 @@ pub(crate) fn quantize_into(samples: &[f32], bits: u16, out: &mut [i32]) {
     // integer in two's complement in the low 32 bits of the mantissa: no float-to-int cast.
     const MAGIC: f64 = 6_755_399_441_055_744.0;
     for (o, &x) in out.iter_mut().zip(samples) {
-        #[allow(clippy::cast_possible_truncation, reason = "the low 32 bits are the integer")]
-        let q = (f64::from(stored_level(x, scale)) + MAGIC).to_bits() as u32;
-        *o = q.cast_signed();
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_possible_wrap,
+            reason = "the low 32 bits are the integer, in two's complement"
+        )]
+        let q = (f64::from(stored_level(x, scale)) + MAGIC).to_bits() as u32 as i32;
+        *o = q;
     }
 }
 
