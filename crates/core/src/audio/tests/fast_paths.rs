@@ -151,3 +151,32 @@ fn audio_buffer_refuses_a_non_finite_sample_anywhere() {
         }
     }
 }
+
+/// The marker's kept-spectrum path (the host analysis's band bins, scaled as they are copied
+/// in) marks exactly as analysing every frame again and scaling all its bins does, mono and
+/// stereo.
+#[test]
+fn marking_from_kept_band_spectra_equals_marking_from_a_fresh_analysis() {
+    let key = WatermarkKey::from_bytes([3; 32]);
+    let emb = AudioEmbedder::new(&key, AudioParams::default());
+    let coded = emb.codec.encode("fedcba9876543210".parse().unwrap());
+    for name in ["pcm16-16000-mono-26s-librivox.wav", "pcm16-44100-stereo-12s-drascula.wav"] {
+        let audio = load(name);
+        let grid = Grid::new(audio.sample_rate());
+        let plans = emb.engine.plans.get(grid.frame);
+        let host = emb.engine.analyze_host(&audio);
+        assert!(host.bands().is_some(), "{name}: one or two channels keep their band");
+        let plan = embed::plan(&host, &emb.engine.layout, &coded, emb.params.strength());
+        let channels = usize::from(audio.channels());
+        let mark = |bands: Option<&embed::BandSpectra>| {
+            let mut samples = audio.samples().to_vec();
+            let mut marker = embed::Marker::new(&grid, &plans, channels, audio.frames());
+            marker.mark(&mut samples, 0, 0, &plan.mult, bands);
+            marker.finish(&mut samples, 0);
+            samples.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        };
+        let (kept, fresh) = (mark(host.bands()), mark(None));
+        assert_ne!(kept, audio.samples().iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        assert!(kept == fresh, "{name}");
+    }
+}
