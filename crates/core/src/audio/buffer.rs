@@ -145,13 +145,13 @@ impl AudioBuffer {
     }
 }
 
-/// Checks a channel count and sample rate against what the engine accepts.
 /// Whether every sample is finite, in runs without an early exit per sample (which kept the
 /// check scalar; this loop vectorises).
 fn all_finite(samples: &[f32]) -> bool {
     samples.chunks(1024).all(|c| c.iter().fold(true, |ok, s| ok & s.is_finite()))
 }
 
+/// Checks a channel count and sample rate against what the engine accepts.
 pub(crate) fn check_shape(channels: u16, sample_rate: u32) -> Result<()> {
     if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate) {
         return Err(Error::params(
