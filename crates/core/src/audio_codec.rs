@@ -16,7 +16,7 @@ use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
-use crate::audio::{quantize, AudioBuffer, SampleFormat};
+use crate::audio::{quantize_into, AudioBuffer, SampleFormat};
 use crate::{Error, Result};
 
 /// Audio container formats recognised by [`sniff`].
@@ -481,25 +481,35 @@ impl WavLayout {
     }
 
     fn pack_piece(&self, samples: &[f32], out: &mut [u8]) {
+        /// Samples quantized per step (a stack buffer).
+        const STEP: usize = 256;
         let bits = self.spec.bits_per_sample;
-        let data = out.chunks_exact_mut(self.width).zip(samples);
-        match (self.spec.sample_format, self.width) {
-            (hound::SampleFormat::Float, _) => {
-                data.for_each(|(b, s)| b.copy_from_slice(&s.to_le_bytes()));
+        if self.spec.sample_format == hound::SampleFormat::Float {
+            for (b, s) in out.chunks_exact_mut(self.width).zip(samples) {
+                b.copy_from_slice(&s.to_le_bytes());
             }
-            (_, 1) => data.for_each(|(b, &s)| {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "8-bit")]
-                let u = (quantize(s, 8) + 128) as u8;
-                b[0] = u;
-            }),
-            (_, 2) => data.for_each(|(b, &s)| {
-                #[allow(clippy::cast_possible_truncation, reason = "16-bit range")]
-                b.copy_from_slice(&(quantize(s, 16) as i16).to_le_bytes());
-            }),
-            _ => {
-                data.for_each(|(b, &s)| {
-                    b.copy_from_slice(&quantize(s, bits).to_le_bytes()[..b.len()])
-                });
+            return;
+        }
+        let mut levels = [0i32; STEP];
+        for (o, s) in out.chunks_mut(STEP * self.width).zip(samples.chunks(STEP)) {
+            let levels = &mut levels[..s.len()];
+            quantize_into(s, bits, levels);
+            let data = o.chunks_exact_mut(self.width).zip(levels.iter());
+            match self.width {
+                1 => data.for_each(|(b, &q)| {
+                    #[allow(
+                        clippy::cast_possible_truncation,
+                        clippy::cast_sign_loss,
+                        reason = "8-bit"
+                    )]
+                    let u = (q + 128) as u8;
+                    b[0] = u;
+                }),
+                2 => data.for_each(|(b, &q)| {
+                    #[allow(clippy::cast_possible_truncation, reason = "16-bit range")]
+                    b.copy_from_slice(&(q as i16).to_le_bytes());
+                }),
+                _ => data.for_each(|(b, &q)| b.copy_from_slice(&q.to_le_bytes()[..b.len()])),
             }
         }
     }

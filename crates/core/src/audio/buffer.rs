@@ -47,7 +47,7 @@ impl AudioBuffer {
         if samples.len() % usize::from(channels) != 0 {
             return Err(Error::params("samples", "length is not a multiple of the channel count"));
         }
-        if samples.iter().any(|s| !s.is_finite()) {
+        if !all_finite(&samples) {
             return Err(Error::params("samples", "contains NaN or infinity"));
         }
         Ok(Self { samples, channels, sample_rate, format })
@@ -145,6 +145,12 @@ impl AudioBuffer {
     }
 }
 
+/// Whether every sample is finite, in runs without an early exit per sample (which kept the
+/// check scalar; this loop vectorises).
+fn all_finite(samples: &[f32]) -> bool {
+    samples.chunks(1024).all(|c| c.iter().fold(true, |ok, s| ok & s.is_finite()))
+}
+
 /// Checks a channel count and sample rate against what the engine accepts.
 pub(crate) fn check_shape(channels: u16, sample_rate: u32) -> Result<()> {
     if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate) {
@@ -176,7 +182,18 @@ fn mix_mapped(samples: &[f32], n: usize, g: impl Fn(f32) -> f32 + Sync) -> Vec<f
     let scale = 1.0 / n as f32;
     out.par_chunks_mut(PIECE).zip(samples.par_chunks(PIECE * n)).for_each(|(o, s)| match n {
         1 => o.iter_mut().zip(s).for_each(|(y, &x)| *y = g(x)),
-        2 => o.iter_mut().zip(s.chunks_exact(2)).for_each(|(y, f)| *y = (g(f[0]) + g(f[1])) * 0.5),
+        2 => {
+            // `g` over a run of interleaved samples first, then the pairs: the same sums, and
+            // the loop over `g` vectorises (over the pairs directly it stayed scalar).
+            let mut mapped = [0.0f32; 512];
+            for (o, s) in o.chunks_mut(mapped.len() / 2).zip(s.chunks(mapped.len())) {
+                let mapped = &mut mapped[..s.len()];
+                mapped.iter_mut().zip(s).for_each(|(m, &x)| *m = g(x));
+                o.iter_mut()
+                    .zip(mapped.chunks_exact(2))
+                    .for_each(|(y, f)| *y = (f[0] + f[1]) * 0.5);
+            }
+        }
         _ => o.iter_mut().zip(s.chunks_exact(n)).for_each(|(y, f)| {
             *y = f.iter().map(|&x| g(x)).sum::<f32>() * scale;
         }),
@@ -191,6 +208,13 @@ fn mix_mapped(samples: &[f32], n: usize, g: impl Fn(f32) -> f32 + Sync) -> Vec<f
 pub(crate) fn store(x: f32, bits: u16) -> f32 {
     debug_assert!((8..=24).contains(&bits));
     let scale = (1u32 << (bits - 1)) as f32;
+    stored_level(x, scale) / scale
+}
+
+/// The integer level [`store`] rounds `x` to, as an `f32` (exact: at most 2²³ in
+/// magnitude), for a format of `scale = 2^(bits − 1)` steps per unit, 8 to 24 bits.
+#[inline]
+fn stored_level(x: f32, scale: f32) -> f32 {
     // In f32, exact for up to 24 bits, with no integer conversion and no branch, so the
     // loops over it vectorise (the saturating float-to-int cast did not). `a = |v| ≤ 2²³`:
     // `(a + 2²³) − 2²³` lies in `[2²³, 2²⁴]`, where the step is 1, so it is `a` rounded to
@@ -205,8 +229,34 @@ pub(crate) fn store(x: f32, bits: u16) -> f32 {
     let r = (a + TWO_23) - TWO_23;
     let r = r + f32::from(u8::from(r - a == -0.5));
     let q = r.copysign(v) + 0.0;
-    let q = if v.is_nan() { 0.0 } else { q };
-    q / scale
+    if v.is_nan() {
+        0.0
+    } else {
+        q
+    }
+}
+
+/// [`quantize`] of each of `samples` into `out` (the shorter of the two), the same integers,
+/// in loops that vectorise for 8 to 24 bits (the writers' hot loop; 32-bit samples take
+/// `quantize` one by one).
+pub(crate) fn quantize_into(samples: &[f32], bits: u16, out: &mut [i32]) {
+    if !(8..=24).contains(&bits) {
+        out.iter_mut().zip(samples).for_each(|(o, &x)| *o = quantize(x, bits));
+        return;
+    }
+    let scale = (1u32 << (bits - 1)) as f32;
+    // An integer of magnitude below 2³¹ plus 1.5·2⁵² lies where the f64 step is 1, with the
+    // integer in two's complement in the low 32 bits of the mantissa: no float-to-int cast.
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    for (o, &x) in out.iter_mut().zip(samples) {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_possible_wrap,
+            reason = "the low 32 bits are the integer, in two's complement"
+        )]
+        let q = (f64::from(stored_level(x, scale)) + MAGIC).to_bits() as u32 as i32;
+        *o = q;
+    }
 }
 
 /// `x` (full scale ±1) as a `bits`-bit integer sample (8..=32): rounded half away from zero,

@@ -478,16 +478,25 @@ impl<'a> Marker<'a> {
                     let hop_index = first + start + i;
                     match kept {
                         Some(b) => {
+                            // Only the band's bins are non-zero (the multipliers outside it
+                            // are zero, and `+0 · 0 = +0`): scaled as they are copied in.
                             s.spec.iter_mut().for_each(|x| *x = Complex32::new(0.0, 0.0));
-                            s.spec[b.bins.clone()].copy_from_slice(b.at(hop_index, c));
+                            let band = &bin_bands[b.bins.clone()];
+                            for ((x, &v), k) in
+                                s.spec[b.bins.clone()].iter_mut().zip(b.at(hop_index, c)).zip(band)
+                            {
+                                *x = v * k.map_or(0.0, |k| row[usize::from(k)]);
+                            }
                         }
-                        None => s.analyze_strided(plans, source, hop_index * hop - base, n, c),
-                    }
-                    for (x, band) in s.spec.iter_mut().zip(bin_bands) {
-                        *x *= match band {
-                            Some(k) => row[usize::from(*k)],
-                            None => 0.0,
-                        };
+                        None => {
+                            s.analyze_strided(plans, source, hop_index * hop - base, n, c);
+                            for (x, band) in s.spec.iter_mut().zip(bin_bands) {
+                                *x *= match band {
+                                    Some(k) => row[usize::from(*k)],
+                                    None => 0.0,
+                                };
+                            }
+                        }
                     }
                     if let Some(first) = s.spec.first_mut() {
                         first.im = 0.0;

@@ -40,7 +40,9 @@ mod stft;
 
 use std::sync::{Arc, Mutex};
 
+#[cfg(test)]
 pub(crate) use buffer::quantize;
+pub(crate) use buffer::quantize_into;
 pub use buffer::{AudioBuffer, SampleFormat, MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 pub use params::{AudioParams, AudioParamsBuilder};
 
@@ -163,6 +165,58 @@ impl Engine {
                 detect::analyze_segment(&grid, &plans, &self.layout, search, strength, &mono, seg)
             })
             .collect();
+        self.combine(&segs, search, max)
+    }
+
+    /// The power spectra of `audio`'s channel mix, a detector segment at a time, up to FFT
+    /// bin `max_bin` (at least [`detect::search_max_bin`] of every search they are given to);
+    /// empty if the audio is too short to search. One analysis serves several searches
+    /// ([`candidates_from`](Self::candidates_from)) with the candidates each would give on
+    /// its own: the bins a search reads are summed the same way whatever `max_bin`. All
+    /// segments are held at once: for the self-check's audio (up to 2 minutes).
+    pub(crate) fn spectra(&self, audio: &AudioBuffer, max_bin: usize) -> SegmentSpectra {
+        use rayon::prelude::*;
+        let grid = Grid::new(audio.sample_rate());
+        let plans = self.plans.get(grid.frame);
+        let mono = audio.mono();
+        let total_hops = mono.len() / grid.hop;
+        if total_hops < MIN_HOPS {
+            return SegmentSpectra { grid, segments: Vec::new() };
+        }
+        let segments = detect::segments(total_hops)
+            .par_iter()
+            .map(|&(first, hops)| {
+                (first, detect::Spectra::compute(&grid, &plans, &mono, first, hops, max_bin))
+            })
+            .collect();
+        SegmentSpectra { grid, segments }
+    }
+
+    /// [`candidates`](Self::candidates) on spectra made by [`spectra`](Self::spectra).
+    pub(crate) fn candidates_from(
+        &self,
+        spectra: &SegmentSpectra,
+        search: &Search,
+        strength: embed::Strength,
+        max: usize,
+    ) -> Vec<Candidate> {
+        use rayon::prelude::*;
+        if spectra.segments.is_empty() {
+            return Vec::new();
+        }
+        let segs: Vec<detect::Segment> = spectra
+            .segments
+            .par_iter()
+            .map(|(first, s)| {
+                detect::analyze_spectra(&spectra.grid, &self.layout, search, strength, s, *first)
+            })
+            .collect();
+        self.combine(&segs, search, max)
+    }
+
+    /// The best `max` hypotheses over the analysed segments `segs`, their soft payloads
+    /// combined.
+    fn combine(&self, segs: &[detect::Segment], search: &Search, max: usize) -> Vec<Candidate> {
         let syncs: Vec<&detect::SegmentSync> = segs.iter().map(|s| &s.sync).collect();
         let plans = hypothesis_plans(&syncs, search);
         choose(&plans, max)
@@ -293,6 +347,13 @@ impl Engine {
             })
             .collect())
     }
+}
+
+/// The power spectra of a signal's channel mix, per detector segment (first hop, spectra),
+/// on its sample rate's grid ([`Engine::spectra`]).
+pub(crate) struct SegmentSpectra {
+    grid: Grid,
+    segments: Vec<(usize, detect::Spectra)>,
 }
 
 /// Plain and noise-weighted candidates alternating, plain first, at most `max`.
@@ -685,8 +746,22 @@ impl AudioEmbedder {
     /// tried here is tried by it too. This is stricter than the detector and half the work.
     fn decodes(&self, stored: &AudioBuffer, id: ContentId) -> bool {
         let detector = self.detector();
+        let grid = Grid::new(stored.sample_rate());
+        let spectra = self.engine.spectra(stored, detect::search_max_bin(&grid, &detector.search));
+        self.decodes_from(&detector, &spectra, id)
+    }
+
+    /// [`decodes`](Self::decodes) on the spectra of the stored mix (up to at least the
+    /// detector search's highest bin).
+    fn decodes_from(
+        &self,
+        detector: &AudioDetector,
+        spectra: &SegmentSpectra,
+        id: ContentId,
+    ) -> bool {
         let max = self.params.hypotheses().div_ceil(2);
-        let plain = self.engine.candidates(stored, &detector.search, self.params.strength(), max);
+        let plain =
+            self.engine.candidates_from(spectra, &detector.search, self.params.strength(), max);
         detector.decode_candidates(&plain, max).id() == Some(id)
     }
 
@@ -711,14 +786,22 @@ impl AudioEmbedder {
     /// (all coded bits if nothing was decoded).
     fn margin(&self, stored: &AudioBuffer, id: ContentId, full: bool) -> (bool, usize) {
         let search = Search::new(0.0, 0.0, 1.0, 1.0, 0.0);
-        let candidates = self.engine.candidates(stored, &search, self.params.strength(), 1);
+        // One analysis of the stored mix serves both checks.
+        let grid = Grid::new(stored.sample_rate());
+        let detector = full.then(|| self.detector());
+        let max_bin = detector.as_ref().map_or(detect::search_max_bin(&grid, &search), |d| {
+            detect::search_max_bin(&grid, &d.search).max(detect::search_max_bin(&grid, &search))
+        });
+        let spectra = self.engine.spectra(stored, max_bin);
+        let candidates = self.engine.candidates_from(&spectra, &search, self.params.strength(), 1);
         let (nominal, errors) = candidates.first().map_or((false, CODED_BITS), |c| {
             let d = self.codec.decode(&c.soft);
             let ok = d.verified() == Some(id)
                 && d.bit_errors * 100 <= c.soft.len() * SELF_CHECK_MAX_BER_PCT;
             (ok, d.bit_errors)
         });
-        (nominal && (!full || self.decodes(stored, id)), errors)
+        let full_ok = || detector.as_ref().is_none_or(|d| self.decodes_from(d, &spectra, id));
+        (nominal && full_ok(), errors)
     }
 }
 

@@ -624,6 +624,16 @@ fn stored_mono_is_the_mix_of_the_stored_samples() {
         let mono = audio.stored_mono();
         assert_eq!(mono.channels(), 1);
         assert_eq!(mono.samples(), &*audio.as_stored().mono(), "{channels} × {format:?}");
+        // Against a frame-by-frame mix written out here (`mono` shares `mix_mapped`).
+        let stored = audio.as_stored();
+        let frames = stored.samples().chunks_exact(usize::from(channels));
+        let direct: Vec<f32> = match channels {
+            1 => stored.samples().to_vec(),
+            2 => frames.map(|f| (f[0] + f[1]) * 0.5).collect(),
+            _ => frames.map(|f| f.iter().sum::<f32>() * (1.0 / f32::from(channels))).collect(),
+        };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(mono.samples()), bits(&direct), "{channels} × {format:?}");
     }
 }
 
@@ -941,3 +951,5 @@ fn resampled_folds_equal_direct_folds_bit_for_bit() {
         }
     }
 }
+
+mod fast_paths;

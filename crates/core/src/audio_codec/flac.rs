@@ -15,7 +15,7 @@ use flacenc::error::Verify as _;
 use flacenc::source::Fill as _;
 use rayon::prelude::*;
 
-use crate::audio::{quantize, AudioBuffer, SampleFormat};
+use crate::audio::{quantize_into, AudioBuffer, SampleFormat};
 use crate::{Error, Result};
 
 /// The encoder's smallest block (frames); the last block is never shorter.
@@ -138,7 +138,12 @@ impl<W: Write + Seek> FlacStreamWriter<W> {
         }
         self.remaining -= samples.len() as u64;
         let bits = self.bits;
-        self.pending.par_extend(samples.par_iter().map(|&s| quantize(s, bits)));
+        let start = self.pending.len();
+        self.pending.resize(start + samples.len(), 0);
+        self.pending[start..]
+            .par_chunks_mut(1 << 16)
+            .zip(samples.par_chunks(1 << 16))
+            .for_each(|(o, s)| quantize_into(s, bits, o));
         let whole = self.pending.len() / self.block * self.block;
         if whole > 0 {
             let mut ints = std::mem::take(&mut self.pending);

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use super::*;
+use crate::audio::quantize;
 
 fn testfile(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/../../testdata/audio/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()

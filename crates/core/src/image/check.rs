@@ -7,7 +7,9 @@
 //! resolution luma, residual, fold, sync correlation, matched filter) on the host plus the
 //! mark rendered at the working resolution, and counts the raw bit errors and the sync
 //! z-score there. A mark that would read back with too many errors or too weak a sync is
-//! made stronger (×√2, then ×2: +3 and +6 dB), which only such pictures pay for.
+//! made stronger in +1.5 dB steps up to +6 dB, first only in the blocks whose SSIM budget
+//! leaves room (texture: flat and dark areas keep their mark), then, as the last resort, the
+//! whole mark +6 dB; only such pictures pay for it.
 
 use super::embed::MaskGrid;
 use super::fft2::Fft2;
@@ -20,8 +22,24 @@ use crate::payload::CODED_BITS;
 const MAX_RAW_ERRORS: f32 = 0.10;
 /// Smallest sync z-score at the known geometry (unmarked pictures peak near 4.5).
 const MIN_SYNC_Z: f32 = 8.0;
-/// Amplitude factors tried in turn: nominal, +3 dB, +6 dB.
-pub(crate) const BOOSTS: [f32; 3] = [1.0, std::f32::consts::SQRT_2, 2.0];
+/// One amplitude the self-check may try: a factor over the nominal amplitude, applied where
+/// the SSIM budget leaves room (`local`) or to the whole mark.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Boost {
+    pub factor: f32,
+    pub local: bool,
+}
+
+/// Amplitudes tried in turn: nominal, then +1.5 dB steps to +6 dB in textured blocks only
+/// (where the SSIM budget leaves room), then +6 dB everywhere as the last resort.
+pub(crate) const BOOSTS: [Boost; 6] = [
+    Boost { factor: 1.0, local: false },
+    Boost { factor: 1.189_207_1, local: true },
+    Boost { factor: std::f32::consts::SQRT_2, local: true },
+    Boost { factor: 1.681_792_8, local: true },
+    Boost { factor: 2.0, local: true },
+    Boost { factor: 2.0, local: false },
+];
 
 /// The detector's view of the host: its working-resolution luma (0..255), the block size it
 /// was averaged over, and the full image size.
@@ -91,15 +109,6 @@ impl<'a> ReadBack<'a> {
         #[allow(clippy::cast_precision_loss, reason = "block sizes are small")]
         let cell_w = grid.cell / host.k as f32;
         Self { host, mark, cell_w, layout, coded, fft }
-    }
-
-    /// The smallest of [`BOOSTS`] (times `nominal`) whose mark reads back cleanly, and
-    /// `true`; the largest and `false` if none does.
-    pub(crate) fn choose_boost(&self, nominal: f32) -> (f32, bool) {
-        BOOSTS
-            .iter()
-            .find(|&&b| self.read(nominal * b).is_some_and(|r| r.passes()))
-            .map_or((BOOSTS[BOOSTS.len() - 1], false), |&b| (b, true))
     }
 
     /// Reads the mark at amplitude `amp` as the detector would at the mark's own geometry;

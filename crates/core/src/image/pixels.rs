@@ -219,37 +219,66 @@ pub(crate) fn block_luma<T: Sample>(
     (out, ow, oh)
 }
 
-/// The largest and the smallest colour sample (0..255 scale) of every `k`×`k` block, on the
-/// same grid as [`block_luma`]: the room a luminance change has before it clips.
-pub(crate) fn block_extremes<T: Sample>(
-    buf: &[T],
-    layout: Layout,
-    k: usize,
-) -> (Vec<f32>, Vec<f32>) {
+/// Per-block statistics of the colour samples on the grid of [`block_luma`] (`k`×`k` blocks,
+/// 0..255 scale): the largest and the smallest colour sample (the room a luminance change has
+/// before it clips) and the mean of the squared pixel luma (with the block mean, the luma's
+/// variance inside a block, which the embedder's SSIM budget needs).
+pub(crate) struct BlockStats {
+    /// Largest colour sample of every block.
+    pub hi: Vec<f32>,
+    /// Smallest colour sample of every block.
+    pub lo: Vec<f32>,
+    /// Mean of the squared luma of every block.
+    pub sq: Vec<f32>,
+}
+
+/// The [`BlockStats`] of every `k`×`k` block, one pass over the pixels.
+pub(crate) fn block_stats<T: Sample>(buf: &[T], layout: Layout, k: usize) -> BlockStats {
     let Layout { width, height, channels, colour } = layout;
     let ow = width.div_ceil(k);
     let oh = height.div_ceil(k);
     let mut hi = vec![0.0f32; ow * oh];
     let mut lo = vec![255.0f32; ow * oh];
-    hi.par_chunks_mut(ow).zip(lo.par_chunks_mut(ow)).enumerate().for_each(|(oy, (hrow, lrow))| {
-        let y0 = oy * k;
-        let y1 = (y0 + k).min(height);
-        for y in y0..y1 {
-            let row = &buf[y * width * channels..(y + 1) * width * channels];
-            for ((block, h), l) in
-                row.chunks(k * channels).zip(hrow.iter_mut()).zip(lrow.iter_mut())
-            {
-                for px in block.chunks_exact(channels) {
-                    for s in &px[..colour] {
-                        let v = s.to_unit255();
-                        *h = h.max(v);
-                        *l = l.min(v);
+    let mut sq = vec![0.0f32; ow * oh];
+    hi.par_chunks_mut(ow)
+        .zip(lo.par_chunks_mut(ow))
+        .zip(sq.par_chunks_mut(ow))
+        .enumerate()
+        .for_each(|(oy, ((hrow, lrow), srow))| {
+            let y0 = oy * k;
+            let y1 = (y0 + k).min(height);
+            for y in y0..y1 {
+                let row = &buf[y * width * channels..(y + 1) * width * channels];
+                for (((block, h), l), q) in row
+                    .chunks(k * channels)
+                    .zip(hrow.iter_mut())
+                    .zip(lrow.iter_mut())
+                    .zip(srow.iter_mut())
+                {
+                    for px in block.chunks_exact(channels) {
+                        let luma = if colour == 3 {
+                            let (r, g, b) =
+                                (px[0].to_unit255(), px[1].to_unit255(), px[2].to_unit255());
+                            *h = h.max(r).max(g).max(b);
+                            *l = l.min(r).min(g).min(b);
+                            0.299 * r + 0.587 * g + 0.114 * b
+                        } else {
+                            let v = px[0].to_unit255();
+                            *h = h.max(v);
+                            *l = l.min(v);
+                            v
+                        };
+                        *q += luma * luma;
                     }
                 }
             }
-        }
-    });
-    (hi, lo)
+            let rows = (y1 - y0) as f32;
+            for (ox, v) in srow.iter_mut().enumerate() {
+                let cols = ((ox * k + k).min(width) - ox * k) as f32;
+                *v /= rows * cols;
+            }
+        });
+    BlockStats { hi, lo, sq }
 }
 
 /// Adds a per-pixel luminance delta to every colour channel, row by row in parallel.
