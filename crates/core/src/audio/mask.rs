@@ -41,15 +41,8 @@ pub(crate) fn waterfill(energy: &[f32], budget: f32, cap: f32, depth: &mut [f32]
     }
     // Energies in ascending order (on the stack for the usual sub-band count: this runs
     // once per hop for every feature computation).
-    let mut stack = [0.0f32; 64];
-    let mut heap = Vec::new();
-    let sorted: &mut [f32] = if n <= stack.len() {
-        stack[..n].copy_from_slice(energy);
-        &mut stack[..n]
-    } else {
-        heap.extend_from_slice(energy);
-        &mut heap
-    };
+    let (mut stack, mut heap) = ([0.0f32; 64], Vec::new());
+    let sorted = scratch_copy(energy, &mut stack, &mut heap);
     sorted.sort_unstable_by(f32::total_cmp);
     // With the `i` weakest sub-bands capped, the rest share `lambda` each: a_k^2 * E_k = lambda.
     let mut capped_sum = 0.0f32;
@@ -156,19 +149,29 @@ pub(crate) fn reference_power(band: &[f32], total: f32) -> f32 {
     if n == 0 {
         return total;
     }
-    let mut stack = [0.0f32; 64];
-    let mut heap = Vec::new();
-    let sorted: &mut [f32] = if n <= stack.len() {
-        stack[..n].copy_from_slice(band);
-        &mut stack[..n]
-    } else {
-        heap.extend_from_slice(band);
-        &mut heap
-    };
+    let (mut stack, mut heap) = ([0.0f32; 64], Vec::new());
+    let sorted = scratch_copy(band, &mut stack, &mut heap);
     let (_, &mut median, _) = sorted.select_nth_unstable_by(n / 2, f32::total_cmp);
     let limit = REFERENCE_PEAK * median.max(0.0);
     let inside: f32 = band.iter().map(|&e| e.clamp(0.0, limit)).sum();
     total.min(IN_BAND_HEADROOM * inside).max(LEAST_SHARE * total)
+}
+
+/// A scratch copy of `values` to reorder: on the stack for up to 64 values (the usual sub-band
+/// count; this runs once per hop), else on the heap.
+fn scratch_copy<'a>(
+    values: &[f32],
+    stack: &'a mut [f32; 64],
+    heap: &'a mut Vec<f32>,
+) -> &'a mut [f32] {
+    let n = values.len();
+    if n <= stack.len() {
+        stack[..n].copy_from_slice(values);
+        &mut stack[..n]
+    } else {
+        heap.extend_from_slice(values);
+        heap
+    }
 }
 
 #[cfg(test)]

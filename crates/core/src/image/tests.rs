@@ -382,12 +382,7 @@ fn busy_texture_gets_a_stronger_mark_that_is_found_and_smooth_pictures_do_not() 
     assert!(psnr > 34.0, "psnr {psnr}");
     // The same ID at the nominal amplitude alone is not found there.
     let mut nominal = original.clone();
-    let coded = crate::payload::PayloadCodec::new(&k).encode(ID);
-    let layout = super::pattern::TileLayout::new(&k);
-    let fft = super::fft2::Fft2::new(super::sync::M, super::sync::M);
-    let source =
-        super::embed::TileSource { layout: &layout, coded: &coded, fft: &fft, check: false };
-    super::embed::embed_tile(&mut nominal, &source, 1.0).unwrap();
+    embed_nominal(&mut nominal, &k);
     assert_eq!(detector.detect(&nominal).unwrap().id, None);
 
     let mut smooth = rgb8(400, 300);
@@ -542,12 +537,7 @@ fn the_self_check_boosts_texture_and_leaves_flat_areas_as_they_were() {
     assert_eq!(ImageDetector::new(&k, params).detect(&boosted).unwrap().id, Some(ID));
     // The same mark at the nominal amplitude, no self-check.
     let mut nominal = original.clone();
-    let coded = crate::payload::PayloadCodec::new(&k).encode(ID);
-    let layout = super::pattern::TileLayout::new(&k);
-    let fft = super::fft2::Fft2::new(super::sync::M, super::sync::M);
-    let source =
-        super::embed::TileSource { layout: &layout, coded: &coded, fft: &fft, check: false };
-    super::embed::embed_tile(&mut nominal, &source, 1.0).unwrap();
+    embed_nominal(&mut nominal, &k);
     let (a, b, n) = (original.to_luma8(), boosted.to_luma8(), nominal.to_luma8());
     let busy = |x: usize, _: usize| x < 448 - 16;
     let flat = |x: usize, _: usize| x >= 448 + 16;
@@ -561,4 +551,14 @@ fn the_self_check_boosts_texture_and_leaves_flat_areas_as_they_were() {
     let flat_ssim = ssim(a.as_raw(), b.as_raw(), 512, 384, |x, y| flat(x, y) && x < 512 - 3);
     assert!(flat_b < 1.0 && flat_ssim > 0.99, "flat band RMS {flat_b}, SSIM {flat_ssim}");
     assert!(busy_b > 1.1 * busy_n, "busy {busy_b} vs {busy_n} ({stats:?})");
+}
+
+/// Marks `img` with `ID` at the nominal amplitude, without the self-check's boosts.
+fn embed_nominal(img: &mut DynamicImage, k: &WatermarkKey) {
+    let coded = crate::payload::PayloadCodec::new(k).encode(ID);
+    let layout = super::pattern::TileLayout::new(k);
+    let fft = super::fft2::Fft2::new(super::sync::M, super::sync::M);
+    let source =
+        super::embed::TileSource { layout: &layout, coded: &coded, fft: &fft, check: false };
+    super::embed::embed_tile(img, &source, 1.0).unwrap();
 }
