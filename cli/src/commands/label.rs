@@ -3,10 +3,9 @@
 use std::path::Path;
 
 use anyhow::{bail, Context as _};
-use image::codecs::jpeg::JpegEncoder;
-use image::{DynamicImage, ImageFormat};
 use provmark_core::audio::AudioBuffer;
 use provmark_core::audio_codec::{self, AudioFormat, DecodeLimits};
+use provmark_core::codec::image::{self as image_codec, ImageFormat};
 use provmark_core::visible::{
     apply_audio_cue, apply_image_label, CueStyle, LabelStyle, LabelText, SpokenClip, ToneParams,
     VisibleIdentifier,
@@ -93,12 +92,18 @@ fn describe(v: &VisibleIdentifier, out: &Path) -> String {
 }
 
 fn label_image(args: &LabelArgs, input: &[u8]) -> anyhow::Result<VisibleIdentifier> {
-    let format = ImageFormat::from_path(&args.output)
-        .with_context(|| format!("unknown output image format for `{}`", args.output.display()))?;
-    if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP) {
-        bail!("supported image outputs: .png, .jpg/.jpeg, .webp (lossless)");
-    }
-    let mut img = provmark_core::codec::image::decode_any_size(input)
+    let format = args
+        .output
+        .extension()
+        .and_then(|e| e.to_str())
+        .and_then(ImageFormat::from_extension)
+        .with_context(|| {
+            format!(
+                "supported image outputs: .png, .jpg/.jpeg, .webp (lossless), not `{}`",
+                args.output.display()
+            )
+        })?;
+    let mut img = image_codec::decode_any_size(input)
         .with_context(|| format!("cannot read image `{}`", args.input.display()))?
         .pixels;
     let style = LabelStyle::builder()
@@ -108,32 +113,11 @@ fn label_image(args: &LabelArgs, input: &[u8]) -> anyhow::Result<VisibleIdentifi
         .min_height_fraction(args.height_percent / 100.0)
         .build()?;
     let placement = apply_image_label(&mut img, &style)?;
-    save_image(&img, &args.output, format)?;
-    Ok(VisibleIdentifier::ImageLabel(placement))
-}
-
-fn save_image(img: &DynamicImage, out: &Path, format: ImageFormat) -> anyhow::Result<()> {
-    let context = || format!("cannot write `{}`", out.display());
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    match format {
-        ImageFormat::Jpeg => {
-            let rgb = DynamicImage::ImageRgb8(img.to_rgb8());
-            rgb.write_with_encoder(JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY))
-                .with_context(context)?;
-        }
-        ImageFormat::WebP => {
-            // The WebP encoder takes 8-bit RGB(A) only.
-            let eight = if img.color().has_alpha() {
-                DynamicImage::ImageRgba8(img.to_rgba8())
-            } else {
-                DynamicImage::ImageRgb8(img.to_rgb8())
-            };
-            eight.write_to(&mut bytes, format).with_context(context)?;
-        }
-        _ => img.write_to(&mut bytes, format).with_context(context)?,
-    }
+    let bytes = image_codec::encode(&img, format, Some(JPEG_QUALITY))
+        .with_context(|| format!("cannot write `{}`", args.output.display()))?;
     // Atomic: a failed write (a full disk) leaves no partial output.
-    write_replace(out, bytes.get_ref())
+    write_replace(&args.output, &bytes)?;
+    Ok(VisibleIdentifier::ImageLabel(placement))
 }
 
 fn label_audio(args: &LabelArgs, input: &[u8]) -> anyhow::Result<VisibleIdentifier> {

@@ -225,22 +225,8 @@ fn export(args: &LedgerArgs, e: &ExportArgs) -> anyhow::Result<Status> {
             out.flush()?;
             n
         } else {
-            // Atomic: a temporary file beside `path`, renamed onto it once complete, so a
-            // failed export (a full disk) leaves no truncated file that looks whole.
-            let tmp = crate::pipeline::files::temp_beside(path);
-            let result = (|| -> anyhow::Result<u64> {
-                let file = std::fs::File::create(&tmp)?;
-                let mut out = std::io::BufWriter::new(file);
-                let n = ledger.export_jsonl(&mut out)?;
-                out.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
-                crate::pipeline::files::rename_synced(&tmp, path)?;
-                Ok(n)
-            })();
-            result
-                .inspect_err(|_| {
-                    let _ = std::fs::remove_file(&tmp);
-                })
-                .with_context(|| format!("cannot write `{}`", path.display()))?
+            // Atomic: a failed export (a full disk) leaves no truncated file that looks whole.
+            crate::pipeline::files::write_atomic_with(path, |out| Ok(ledger.export_jsonl(out)?))?
         };
         eprintln!("wrote {n} records as JSON Lines");
     }

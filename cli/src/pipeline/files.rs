@@ -51,6 +51,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     rename_synced(&tmp, path)
 }
 
+/// Writes what `write` produces atomically and durably, streamed through a buffered writer:
+/// a temporary file beside `path`, synced, renamed onto it. Any failure (a full disk) removes
+/// the temporary file and leaves `path` as it was.
+///
+/// # Errors
+/// What `write` returns, or if the temporary file cannot be created, flushed, synced or
+/// renamed.
+pub fn write_atomic_with<T>(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<fs::File>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let tmp = temp_beside(path);
+    let result = (|| -> anyhow::Result<T> {
+        let mut out = std::io::BufWriter::new(fs::File::create(&tmp)?);
+        let value = write(&mut out)?;
+        out.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
+        rename_synced(&tmp, path)?;
+        Ok(value)
+    })();
+    result
+        .inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("cannot write `{}`", path.display()))
+}
+
 /// Writes `bytes` atomically but without syncing: readers see the old file or the whole new
 /// one, never a partial one, even if the process is killed; a power cut may lose the new
 /// file. For outputs that no record refers to (`watermark embed`); the stamp pipeline, whose

@@ -185,7 +185,8 @@ fn power_row(spec: &[realfft::num_complex::Complex32], max_bin: usize, row: &mut
 /// needs to predict the mark's response in them.
 pub(crate) struct Features {
     /// `d[hop * SUBBANDS + k]`: normalised, clipped feature weighted by `depth / cap`, the
-    /// depth a fixed share of each frame's energy would give (the embedder's own depths are
+    /// depth a fixed share of each frame's reference power ([`mask::reference_power`]) would
+    /// give (the embedder's own depths are
     /// level-dependent, see `mask::frame_budgets`; weighting quiet frames up as well was
     /// measured and lost a file under white noise).
     pub(crate) d: Vec<f32>,
