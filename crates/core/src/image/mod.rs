@@ -12,7 +12,10 @@
 //! and the chips are rendered with bilinear interpolation, so the mark
 //! lives at low-to-middle spatial frequencies, where JPEG, WebP, blur and downscaling keep it.
 //! A perceptual mask (local activity of the luma) puts the mark in texture and keeps it out
-//! of flat areas, and a cap on the RMS change keeps PSNR above about 41 dB at strength 1.
+//! of flat areas, a per-block SSIM budget keeps it faint in flat and dark areas, and a cap on
+//! the RMS change keeps PSNR near 40 dB at strength 1. Before writing, the embedder reads its
+//! mark back as the detector would and, where too many bits would come out wrong (busy
+//! texture), strengthens it in textured blocks (the self-check, `check.rs`).
 //!
 //! Detection needs no side information:
 //! 1. The luma is box-averaged to a working image of about 512 px on the short side, band-passed
