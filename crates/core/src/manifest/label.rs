@@ -127,19 +127,8 @@ impl AigcLabel {
     /// `{"Label":"1","ContentProducer":"…",…,"ReservedCode2":""}`.
     #[must_use]
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(256);
-        out.push('{');
-        for (i, (key, value)) in ANNEX_E_KEYS.iter().zip(self.values()).enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push('"');
-            out.push_str(key);
-            out.push_str("\":");
-            push_json_string(&mut out, value);
-        }
-        out.push('}');
-        out
+        let pairs: Vec<(&str, &str)> = ANNEX_E_KEYS.iter().copied().zip(self.values()).collect();
+        format!("{{{}}}", a1_message(&pairs))
     }
 
     /// The wrapped form `{"AIGC":{…}}`.
@@ -206,8 +195,9 @@ pub fn annex_e_char(c: char) -> bool {
     matches!(c, '\u{21}'..='\u{5B}' | '\u{5D}'..='\u{7E}')
 }
 
+/// `"key":"value"` pairs joined by commas, values escaped as JSON strings (no braces).
 fn a1_message(pairs: &[(&str, &str)]) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(256);
     for (i, (key, value)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push(',');

@@ -211,27 +211,50 @@ fn write_fp_tiles(
     first: u64,
     fps: &[Option<[u8; 32]>],
 ) -> Result<()> {
-    let partial: Vec<u8> = if first % mih::FP_TILE == 0 {
-        Vec::new()
-    } else {
-        tx.query_opt(
-            "SELECT fps FROM fp_tiles WHERE tile = $1",
-            &[&index_to_sql(BACKEND, first / mih::FP_TILE)?],
-        )
-        .map_err(err)?
-        .map(|r| r.get(0))
-        .unwrap_or_default()
-    };
+    let partial = read_partial_tile(tx, "fp_tiles", "fps", first, mih::FP_TILE)?;
     if !mih::partial_tile_ok(first, &partial) {
         return Err(Error::integrity("the last fingerprint tile has the wrong length"));
     }
-    let tiles = mih::tiles_to_write(first, fps, partial);
+    upsert_tiles(tx, "fp_tiles", "fps", &mih::tiles_to_write(first, fps, partial))
+}
+
+/// The stored bytes of the tile that entry `first` falls in, if `first` is not the tile's
+/// first entry (an append continues that tile); empty otherwise.
+fn read_partial_tile(
+    tx: &mut postgres::Transaction<'_>,
+    table: &str,
+    column: &str,
+    first: u64,
+    per_tile: u64,
+) -> Result<Vec<u8>> {
+    if first % per_tile == 0 {
+        return Ok(Vec::new());
+    }
+    Ok(tx
+        .query_opt(
+            &format!("SELECT {column} FROM {table} WHERE tile = $1"),
+            &[&index_to_sql(BACKEND, first / per_tile)?],
+        )
+        .map_err(err)?
+        .map(|r| r.get(0))
+        .unwrap_or_default())
+}
+
+/// Writes `tiles` (tile number, bytes), replacing a stored partial tile.
+fn upsert_tiles(
+    tx: &mut postgres::Transaction<'_>,
+    table: &str,
+    column: &str,
+    tiles: &[(u64, Vec<u8>)],
+) -> Result<()> {
     let ti: Vec<i64> =
         tiles.iter().map(|(t, _)| index_to_sql(BACKEND, *t)).collect::<Result<_>>()?;
     let tb: Vec<&[u8]> = tiles.iter().map(|(_, b)| b.as_slice()).collect();
     tx.execute(
-        "INSERT INTO fp_tiles (tile, fps) SELECT * FROM UNNEST($1::bigint[], $2::bytea[]) \
-         ON CONFLICT (tile) DO UPDATE SET fps = EXCLUDED.fps",
+        &format!(
+            "INSERT INTO {table} (tile, {column}) SELECT * FROM UNNEST($1::bigint[], $2::bytea[]) \
+             ON CONFLICT (tile) DO UPDATE SET {column} = EXCLUDED.{column}"
+        ),
         &[&ti, &tb],
     )
     .map_err(err)?;
@@ -370,30 +393,12 @@ impl LogStore for PostgresStore {
         }
         if !plan.new_hashes.is_empty() {
             let first = plan.first_hash_index;
-            let partial: Vec<u8> = if first % HASH_TILE == 0 {
-                Vec::new()
-            } else {
-                tx.query_opt(
-                    "SELECT hashes FROM hash_tiles WHERE tile = $1",
-                    &[&index_to_sql(BACKEND, first / HASH_TILE)?],
-                )
-                .map_err(err)?
-                .map(|r| r.get(0))
-                .unwrap_or_default()
-            };
+            let partial = read_partial_tile(&mut tx, "hash_tiles", "hashes", first, HASH_TILE)?;
             if partial.len() as u64 != (first % HASH_TILE) * 32 {
                 return Err(Error::integrity("the last hash tile has the wrong length"));
             }
             let tiles = tiles_to_write(first, &plan.new_hashes, partial);
-            let ti: Vec<i64> =
-                tiles.iter().map(|(t, _)| index_to_sql(BACKEND, *t)).collect::<Result<_>>()?;
-            let tb: Vec<&[u8]> = tiles.iter().map(|(_, b)| b.as_slice()).collect();
-            tx.execute(
-                "INSERT INTO hash_tiles (tile, hashes) SELECT * FROM UNNEST($1::bigint[], $2::bytea[]) \
-                 ON CONFLICT (tile) DO UPDATE SET hashes = EXCLUDED.hashes",
-                &[&ti, &tb],
-            )
-            .map_err(err)?;
+            upsert_tiles(&mut tx, "hash_tiles", "hashes", &tiles)?;
         }
         if !plan.new_records.is_empty() {
             let fps: Vec<Option<[u8; 32]>> =

@@ -61,11 +61,7 @@ pub(super) fn all(conn: &Connection, table: &str) -> Result<(Vec<(i64, i64)>, bo
     let mut ok = true;
     while let Some(row) = rows.next().map_err(err)? {
         let first: i64 = row.get(0).map_err(err)?;
-        let blob = row
-            .get_ref(1)
-            .map_err(err)?
-            .as_blob()
-            .map_err(|e| Error::Storage { backend: BACKEND, reason: e.to_string() })?;
+        let blob = blob_at(row, 1)?;
         let start = out.len();
         out.extend(decode(blob));
         ok &= blob.len() % 16 == 0 && out.get(start).is_some_and(|p| p.0 == first);
@@ -85,11 +81,7 @@ pub(super) fn lookup(conn: &Connection, table: &str, key: i64) -> Result<Vec<i64
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(err)? {
         let first: i64 = row.get(0).map_err(err)?;
-        let blob = row
-            .get_ref(1)
-            .map_err(err)?
-            .as_blob()
-            .map_err(|e| Error::Storage { backend: BACKEND, reason: e.to_string() })?;
+        let blob = blob_at(row, 1)?;
         let n = blob.len() / 16;
         let mut k = lower_bound(blob, key);
         while k < n && key_at(blob, k) == key {
@@ -159,4 +151,12 @@ pub(super) fn merge(conn: &Connection, table: &str, new: &[(i64, i64)]) -> Resul
         ins.execute(params![t as i64, chunk[0].0, blob]).map_err(err)?;
     }
     Ok(())
+}
+
+/// Column `i` of `row` as a blob.
+fn blob_at<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r [u8]> {
+    row.get_ref(i)
+        .map_err(err)?
+        .as_blob()
+        .map_err(|e| Error::Storage { backend: BACKEND, reason: e.to_string() })
 }
