@@ -32,6 +32,10 @@ pub(crate) struct Search {
     /// Whether features are weighted by each cell's share above the noise floor
     /// (see `noise_weights`).
     pub(crate) noise_weighted: bool,
+    /// Whether features are weighted by the embedder's level-dependent depths
+    /// ([`mask::embedding_depths`]); otherwise by those of a fixed share of each frame's
+    /// reference power (the weights before 2026-11-29 afternoon; kept for comparison).
+    pub(crate) level_depths: bool,
 }
 
 impl Search {
@@ -70,6 +74,7 @@ impl Search {
             time_scales: grid(1.0 - time_range, 1.0 + time_range, time_step),
             freq_scales: grid(freq_lo, freq_hi, freq_step),
             noise_weighted: false,
+            level_depths: true,
         }
     }
 }
@@ -186,9 +191,8 @@ fn power_row(spec: &[realfft::num_complex::Complex32], max_bin: usize, row: &mut
 pub(crate) struct Features {
     /// `d[hop * SUBBANDS + k]`: normalised, clipped feature weighted by `depth / cap`, the
     /// depth a fixed share of each frame's reference power ([`mask::reference_power`]) would
-    /// give (the embedder's own depths are
-    /// level-dependent, see `mask::frame_budgets`; weighting quiet frames up as well was
-    /// measured and lost a file under white noise).
+    /// give (what the embedder's simulation uses; the detector's [`features`] may give other
+    /// depths).
     pub(crate) d: Vec<f32>,
 }
 
@@ -201,23 +205,38 @@ pub(crate) const NEIGHBOURS: usize = 3;
 pub(crate) const REACH: usize = 16;
 
 /// Whitened sub-band features `d[hop][k]` of a segment for one frequency scale, each weighted
-/// by the modulation depth the embedder would have used there (estimated from the received
-/// spectrum with the same water-filling), so strongly marked cells count more; with
-/// `noise_weighted`, also by the cell's share above the noise floor.
+/// by the modulation depth the embedder would have used there, so strongly marked cells count
+/// more: with `search.level_depths`, the level-dependent depths of [`mask::embedding_depths`]
+/// (the ones the embedder uses: quiet frames carry a larger share of their power), otherwise
+/// the depths of a fixed share of each frame's reference power. The depths are estimated from
+/// the received spectrum with the embedder's own water-filling. With `search.noise_weighted`,
+/// also by the cell's share above the noise floor ([`noise_weights`]), and the level-dependent
+/// depths come from the energies above that floor (the host's, as the embedder saw them: added
+/// noise makes the quiet frames look loud and the weak sub-bands look strong).
 pub(crate) fn features(
     spectra: &Spectra,
     grid: &Grid,
     freq_scale: f64,
     strength: Strength,
-    noise_weighted: bool,
+    search: &Search,
 ) -> Vec<f32> {
     let energy = band_energies(spectra, grid, freq_scale);
-    let dead = Some(dead_bands(&energy, spectra.hops));
-    if !noise_weighted {
-        return features_masked(energy, &spectra.total, strength, dead.as_ref()).d;
+    let hops = spectra.hops;
+    let dead = Some(dead_bands(&energy, hops));
+    let level_depths = |e: &[f32], totals: &[f32]| {
+        mask::embedding_depths(e, totals, strength.budget, strength.cap, strength.level_gain_max)
+    };
+    if !search.noise_weighted {
+        let depth = search.level_depths.then(|| level_depths(&energy, &spectra.total));
+        return features_with(energy, &spectra.total, strength, dead.as_ref(), depth).d;
     }
-    let weights = noise_weights(&energy, spectra.hops);
-    let mut d = features_masked(energy, &spectra.total, strength, dead.as_ref()).d;
+    let floors = noise_floors(&energy, hops);
+    let weights = noise_weights(&energy, floors.as_ref());
+    let depth = search.level_depths.then(|| {
+        let (host, totals) = above_floor(&energy, &spectra.total, floors.as_ref());
+        level_depths(&host, &totals)
+    });
+    let mut d = features_with(energy, &spectra.total, strength, dead.as_ref(), depth).d;
     d.iter_mut().zip(&weights).for_each(|(v, w)| *v *= w);
     d
 }
@@ -225,33 +244,69 @@ pub(crate) fn features(
 /// Percentile of a sub-band's energies over the segment taken as its noise floor.
 pub(crate) const NOISE_PERCENTILE: f64 = 0.10;
 
-/// Per-cell share of the received energy above the sub-band's noise floor (its
-/// [`NOISE_PERCENTILE`] over the segment): `max(E - floor, 0) / E`. The mark rides on the host
-/// in proportion to the host's share of a cell, so cells that additive noise (white or pink
-/// noise, 8-bit quantisation, a codec's noise floor) dominates carry little of it; weighting by
-/// that share is the matched filter. On dense music, though, the floor is the host's own and
-/// the weight only favours loud cells (measured: it lost MP3 64k and a 10 s excerpt of dense
-/// rock), so the detector tries both feature sets, alternating. Detector only: the
-/// embedder's simulation of the clean host does not use it.
-fn noise_weights(energy: &[f32], hops: usize) -> Vec<f32> {
-    let mut w = vec![1.0f32; energy.len()];
+/// Each sub-band's noise floor over a segment: its [`NOISE_PERCENTILE`] energy (`None` for
+/// segments under 8 hops).
+fn noise_floors(energy: &[f32], hops: usize) -> Option<[f32; SUBBANDS]> {
     if hops < 8 {
-        return w;
+        return None;
     }
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "small positive")]
     let rank = ((hops as f64 * NOISE_PERCENTILE) as usize).min(hops - 1);
     let mut col = vec![0.0f32; hops];
-    for k in 0..SUBBANDS {
+    let mut floors = [0.0f32; SUBBANDS];
+    for (k, floor) in floors.iter_mut().enumerate() {
         for (t, c) in col.iter_mut().enumerate() {
             *c = energy[t * SUBBANDS + k];
         }
-        let (_, &mut floor, _) = col.select_nth_unstable_by(rank, f32::total_cmp);
-        for t in 0..hops {
-            let e = energy[t * SUBBANDS + k];
-            w[t * SUBBANDS + k] = if e > 0.0 { ((e - floor) / e).max(0.0) } else { 0.0 };
+        *floor = *col.select_nth_unstable_by(rank, f32::total_cmp).1;
+    }
+    Some(floors)
+}
+
+/// Per-cell share of the received energy above the sub-band's noise floor ([`noise_floors`]):
+/// `max(E - floor, 0) / E` (all 1 without floors). The mark rides on the host in proportion to
+/// the host's share of a cell, so cells that additive noise (white or pink noise, 8-bit
+/// quantisation, a codec's noise floor) dominates carry little of it; weighting by that share
+/// is the matched filter. On dense music, though, the floor is the host's own and the weight
+/// only favours loud cells (measured: it lost MP3 64k and a 10 s excerpt of dense rock), so
+/// the detector tries both feature sets, alternating. Detector only: the embedder's
+/// simulation of the clean host does not use it.
+fn noise_weights(energy: &[f32], floors: Option<&[f32; SUBBANDS]>) -> Vec<f32> {
+    let Some(floors) = floors else {
+        return vec![1.0f32; energy.len()];
+    };
+    energy
+        .chunks_exact(SUBBANDS)
+        .flat_map(|row| {
+            row.iter()
+                .zip(floors)
+                .map(|(&e, &floor)| if e > 0.0 { ((e - floor) / e).max(0.0) } else { 0.0 })
+        })
+        .collect()
+}
+
+/// The host's estimated sub-band energies (each cell's energy above its sub-band's floor) and
+/// frame totals (each scaled by the share of its in-band energy left): what the embedder's
+/// water-filling saw before the noise was added.
+fn above_floor(
+    energy: &[f32],
+    totals: &[f32],
+    floors: Option<&[f32; SUBBANDS]>,
+) -> (Vec<f32>, Vec<f32>) {
+    let Some(floors) = floors else {
+        return (energy.to_vec(), totals.to_vec());
+    };
+    let mut host = energy.to_vec();
+    let mut scaled = totals.to_vec();
+    for (row, total) in host.chunks_exact_mut(SUBBANDS).zip(&mut scaled) {
+        let before: f32 = row.iter().sum();
+        row.iter_mut().zip(floors).for_each(|(e, &floor)| *e = (*e - floor).max(0.0));
+        let after: f32 = row.iter().sum();
+        if before > 0.0 {
+            *total *= after / before;
         }
     }
-    w
+    (host, scaled)
 }
 
 /// Sub-band energies `[hop * SUBBANDS + k]` of a segment at one frequency scale.
@@ -311,6 +366,17 @@ pub(crate) fn features_masked(
     strength: Strength,
     dead: Option<&[bool; SUBBANDS]>,
 ) -> Features {
+    features_with(energy, totals, strength, dead, None)
+}
+
+/// As [`features_masked`], with the depth weights `depth` if given.
+pub(crate) fn features_with(
+    energy: Vec<f32>,
+    totals: &[f32],
+    strength: Strength,
+    dead: Option<&[bool; SUBBANDS]>,
+    given_depth: Option<Vec<f32>>,
+) -> Features {
     let is_dead = |k: usize| dead.is_some_and(|d| d[k]);
     let hops = totals.len();
     let total: f64 = energy.iter().map(|&e| f64::from(e)).sum();
@@ -354,12 +420,20 @@ pub(crate) fn features_masked(
                 src[t * SUBBANDS + k] - (prefix[hi] - prefix[lo]) / (hi - lo) as f32;
         }
     }
-    let mut depth = vec![0.0f32; hops * SUBBANDS];
-    for ((e, dep), total) in
-        energy.chunks_exact(SUBBANDS).zip(depth.chunks_exact_mut(SUBBANDS)).zip(totals)
-    {
-        mask::waterfill(e, strength.budget * mask::reference_power(e, *total), strength.cap, dep);
-    }
+    let depth = given_depth.unwrap_or_else(|| {
+        let mut depth = vec![0.0f32; hops * SUBBANDS];
+        for ((e, dep), total) in
+            energy.chunks_exact(SUBBANDS).zip(depth.chunks_exact_mut(SUBBANDS)).zip(totals)
+        {
+            mask::waterfill(
+                e,
+                strength.budget * mask::reference_power(e, *total),
+                strength.cap,
+                dep,
+            );
+        }
+        depth
+    });
     for k in 0..SUBBANDS {
         let (mut s, mut s2) = (0.0f64, 0.0f64);
         for t in 0..hops {
@@ -623,7 +697,7 @@ pub(crate) fn analyze_spectra(
     let features: Vec<Vec<f32>> = search
         .freq_scales
         .par_iter()
-        .map(|&fs| features(spectra, grid, fs, strength, search.noise_weighted))
+        .map(|&fs| features(spectra, grid, fs, strength, search))
         .collect();
     let both: Vec<Vec<(SegmentFit, Vec<f32>)>> = features
         .par_iter()
@@ -682,13 +756,15 @@ impl SegmentFeatures {
             .freq_scales
             .par_iter()
             .zip(needed)
-            .map(|(&fs, &need)| {
-                if need {
-                    features(spectra, grid, fs, strength, search.noise_weighted)
-                } else {
-                    Vec::new()
-                }
-            })
+            .map(
+                |(&fs, &need)| {
+                    if need {
+                        features(spectra, grid, fs, strength, search)
+                    } else {
+                        Vec::new()
+                    }
+                },
+            )
             .collect();
         Self { features, hops: spectra.hops }
     }

@@ -186,6 +186,55 @@ fn level_dependent_budgets_lower_bit_errors_on_speech_at_the_same_snr() {
 }
 
 #[test]
+fn level_dependent_detector_weights_lower_bit_errors_on_speech() {
+    // The 26 s speech clip, marked as usual (the embedder's depths are level-dependent), as
+    // marked, under white noise 30 dB below its power and rounded to 8 bits: raw bit errors of
+    // the plain and the noise-weighted candidate at the nominal scale, with the detector's
+    // cells weighted by the fixed-share depths (before) and by the level-dependent depths, of
+    // the energies above the noise floor in the weighted search (now).
+    let key = WatermarkKey::from_bytes([5; 32]);
+    let params = AudioParams::default();
+    let emb = AudioEmbedder::new(&key, params.clone());
+    let coded = emb.codec.encode(ContentId::from_u64(0x5eed_0123_4567_89ab));
+    let mut marked = load("pcm16-16000-mono-26s-librivox.wav");
+    emb.engine.embed_coded(&mut marked, &coded, params.strength());
+    let power = marked.samples().iter().map(|x| x * x).sum::<f32>() / marked.samples().len() as f32;
+    let sigma = (power * 1e-3).sqrt();
+    let noise = gaussians(32, marked.samples().len());
+    let attacked: [Vec<f32>; 3] = [
+        marked.samples().to_vec(),
+        marked.samples().iter().zip(&noise).map(|(x, n)| x + sigma * n).collect(),
+        marked.samples().iter().map(|x| (x * 127.0).round() / 127.0).collect(),
+    ];
+    let mut errors = [[0usize; 2]; 2];
+    for samples in attacked {
+        let audio =
+            AudioBuffer::new(samples, 1, marked.sample_rate(), SampleFormat::Float).unwrap();
+        for (i, level_depths) in [false, true].into_iter().enumerate() {
+            for (j, noise_weighted) in [false, true].into_iter().enumerate() {
+                let search = detect::Search {
+                    noise_weighted,
+                    level_depths,
+                    ..detect::Search::new(0.0, 0.0, 1.0, 1.0, 0.0)
+                };
+                let c = emb.engine.candidates(&audio, &search, params.strength(), 1);
+                errors[i][j] += c.first().map_or(coded.len(), |c| {
+                    c.soft.iter().zip(&coded).filter(|(s, b)| s.signum() != b.signum()).count()
+                });
+            }
+        }
+    }
+    let ([plain_before, weighted_before], [plain_now, weighted_now]) = (errors[0], errors[1]);
+    // Measured (clean + 30 dB + 8-bit): plain 17 + 49 + 56 → 12 + 43 + 46, weighted
+    // 20 + 46 + 48 → 19 + 41 + 38 of 354 each.
+    assert!(
+        plain_now < plain_before && weighted_now < weighted_before,
+        "bit errors plain/weighted: fixed-share weights {plain_before}/{weighted_before}, \
+         level-dependent {plain_now}/{weighted_now}"
+    );
+}
+
+#[test]
 fn layout_gives_every_coded_bit_the_same_number_of_slots() {
     let l = layout::Layout::new(&WatermarkKey::from_bytes([3; 32]), CODED_BITS);
     let mut count = vec![0usize; CODED_BITS];
@@ -828,10 +877,15 @@ fn diag_attacked() {
 #[ignore = "diagnostic on local harness files"]
 fn diag_lean() {
     let (key, ids, dirs) = harness_diag_inputs();
+    let only = std::env::var("DIAG_ATTACKS").ok();
     let params = AudioParams::default();
     let det = AudioDetector::new(&key, params.clone());
-    let (mut found_n, mut total, mut ber_sum) = (0, 0, 0.0);
+    let wsearch = det.weighted_search();
+    let (mut found_n, mut total, mut ber_sum, mut wber_sum) = (0, 0, 0.0, 0.0);
     for (attack, dir) in dirs {
+        if only.as_ref().is_some_and(|o| !o.split(',').any(|a| a == attack)) {
+            continue;
+        }
         let (mut found_a, mut bers) = (0, String::new());
         for (clip, id) in &ids {
             let path = dir.join(clip);
@@ -845,15 +899,44 @@ fn diag_lean() {
             let ok = r.id() == Some(*id);
             let c = det.engine.candidates(&audio, &det.search, params.strength(), 1);
             let b = c.first().map_or(0.5, |c| ber_of(c, &coded));
+            let cw = det.engine.candidates(&audio, &wsearch, params.strength(), 1);
+            let bw = cw.first().map_or(0.5, |c| ber_of(c, &coded));
             ber_sum += b;
-            bers += &format!(" {}{:.3}", if ok { "+" } else { "-" }, b);
+            wber_sum += bw;
+            bers += &format!(" {}{:.3}/{:.3}", if ok { "+" } else { "-" }, b, bw);
             total += 1;
             found_a += usize::from(ok);
         }
         found_n += found_a;
         eprintln!("{attack:18} {found_a} {bers}");
     }
-    eprintln!("TOTAL {found_n}/{total} mean top BER {:.4}", ber_sum / f64::from(total));
+    eprintln!(
+        "TOTAL {found_n}/{total} mean top BER plain {:.4} weighted {:.4}",
+        ber_sum / f64::from(total),
+        wber_sum / f64::from(total)
+    );
+}
+
+/// Unmarked files (every file under `DIAG_FP_ROOT`, recursively): no ID, highest score.
+#[test]
+#[ignore = "diagnostic on local harness files"]
+fn diag_fp() {
+    let key = WatermarkKey::from_hex(&std::env::var("DIAG_KEY").unwrap()).unwrap();
+    let det = AudioDetector::new(&key, AudioParams::default());
+    let mut stack = vec![std::path::PathBuf::from(std::env::var("DIAG_FP_ROOT").unwrap())];
+    let (mut n, mut max_score, mut max_att) = (0, 0.0f32, 0u32);
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else if p.extension().is_some_and(|e| e == "wav") {
+            let r = det.detect(&decode_file(p.to_str().unwrap())).unwrap();
+            assert!(r.id().is_none(), "false ID on {}", p.display());
+            n += 1;
+            max_score = max_score.max(r.score);
+            max_att = max_att.max(r.attempts);
+        }
+    }
+    eprintln!("FP files {n}, no ID, max score {max_score:.2}, max attempts {max_att}");
 }
 
 #[test]
