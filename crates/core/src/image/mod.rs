@@ -3,8 +3,10 @@
 //!
 //! # Design
 //!
-//! A keyed **periodic tile** of 32×32 chips is added to the luminance (the same change on R, G
-//! and B; gray images get it on their one channel; alpha is never touched). 316 chips of every
+//! A keyed **periodic tile** of 32×32 chips is added to the luminance (BT.601 luma; on RGB
+//! pictures split over R, G and B in proportion to the luma weights, the split with the least
+//! squared error for the same luma change, mostly on green; gray images get it on their one
+//! channel; alpha is never touched). 316 chips of every
 //! tile hold a fixed keyed sync pattern, the other 708 carry the 354 coded payload bits of
 //! [`crate::payload`] (two chips each, with keyed signs), and the tile repeats over the whole
 //! image. The tile is a fixed fraction of the picture (four tiles across the short side; on

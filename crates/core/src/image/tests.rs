@@ -223,14 +223,111 @@ fn integer_row_add_matches_the_per_sample_rounding() {
     use super::pixels::Sample;
     let deltas: Vec<f32> = (0..4000).map(|i| -300.0 + i as f32 * 0.1531).collect();
     for v in 0..=255u8 {
-        let mut row = vec![v; deltas.len() * 4];
-        <u8 as Sample>::add_row::<4, 3>(&mut row, &deltas);
-        for (px, &d) in row.chunks_exact(4).zip(&deltas) {
-            let want = v.add_delta(d);
-            assert_eq!(&px[..3], &[want; 3], "v {v} d {d}");
+        let mut row = vec![v; deltas.len() * 2];
+        <u8 as Sample>::add_row::<2, 1>(&mut row, &deltas);
+        for (px, &d) in row.chunks_exact(2).zip(&deltas) {
+            assert_eq!(px[0], v.add_delta(d), "v {v} d {d}");
+            assert_eq!(px[1], v, "alpha untouched");
+        }
+        let mut rgba = vec![v; deltas.len() * 4];
+        <u8 as Sample>::add_row::<4, 3>(&mut rgba, &deltas);
+        for (px, &d) in rgba.chunks_exact(4).zip(&deltas) {
+            let want = super::pixels::rgb8_steps([v; 3], d);
+            assert_eq!(&px[..3], &want, "v {v} d {d}");
             assert_eq!(px[3], v, "alpha untouched");
+            if d.abs() < 1.0 {
+                assert_eq!(want, [v.add_delta(d); 3], "below a level: gray, v {v} d {d}");
+            }
         }
     }
+}
+
+/// An 8-bit RGB pixel takes a luma change of a level or more in the rounded split: the luma
+/// follows the change within 0.06 level from 1.5 levels on, 0.15 below (the same change on
+/// every channel: within 0.5), for less squared error; below a level, the gray change.
+#[test]
+fn rgb8_pixels_follow_the_luma_change_in_whole_levels() {
+    use super::pixels::{rgb8_steps, Sample, LUMA_WEIGHTS};
+    let luma = |c: [u8; 3]| c.iter().zip(LUMA_WEIGHTS).map(|(&v, w)| f32::from(v) * w).sum::<f32>();
+    let (mut split, mut gray) = (0.0f64, 0.0f64);
+    for v in [[40u8, 90, 200], [128, 128, 128], [200, 30, 60], [20, 20, 20]] {
+        for j in 0..400 {
+            let d = -8.0 + 0.04 * j as f32;
+            let new = rgb8_steps(v, d);
+            if d.abs() >= 1.0 {
+                let moved = luma(new) - luma(v);
+                let tolerance = if d.abs() >= 1.5 { 0.06 } else { 0.15 };
+                assert!((moved - d).abs() <= tolerance, "{v:?} {d}: {new:?} moved {moved}");
+            }
+            let sq = |a: [u8; 3]| {
+                a.iter().zip(v).map(|(&x, y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>()
+            };
+            split += sq(new);
+            gray += sq(v.map(|c| c.add_delta(d)));
+        }
+    }
+    assert!(split < 0.85 * gray, "squared error {split} vs gray {gray}");
+}
+
+/// An RGB pixel takes a luma change mostly on green (the least-squares split of the BT.601
+/// weights): the luma moves by the change, as with the same change on all three channels,
+/// for about 3/4 of the squared error; near the range's ends the other channels make up what
+/// a clipped one loses.
+#[test]
+fn rgb_pixels_take_a_luma_change_for_less_squared_error() {
+    use super::pixels::{rgb_deltas, LUMA_WEIGHTS};
+    let luma = |c: [f32; 3]| c.iter().zip(LUMA_WEIGHTS).map(|(v, w)| v * w).sum::<f32>();
+    let (mut split, mut gray) = (0.0f64, 0.0f64);
+    for (i, v) in
+        [[40.0, 90.0, 200.0], [128.0, 128.0, 128.0], [230.0, 20.0, 60.0]].into_iter().enumerate()
+    {
+        for j in 0..200 {
+            let d = -8.0 + 0.08 * j as f32 + 0.01 * i as f32;
+            let dc = rgb_deltas(v, d);
+            assert!((luma(dc) - d).abs() < 1e-4, "{v:?} {d}: {dc:?}");
+            split += dc.iter().map(|x| f64::from(x * x)).sum::<f64>();
+            gray += 3.0 * f64::from(d * d);
+        }
+    }
+    let ratio = split / gray;
+    assert!((ratio - 0.746).abs() < 0.01, "squared error ratio {ratio}");
+    // Green near the top of its range: red and blue make up part of the luma green cannot
+    // take (more than the same +3 on every channel gives: 1.83), none moving more than green's
+    // share would have (3.94).
+    let dc = rgb_deltas([100.0, 254.0, 100.0], 3.0);
+    assert!((dc[1] - 1.0).abs() < 1e-6 && luma(dc) > 2.0, "{dc:?}");
+    assert!(dc.iter().all(|x| x.abs() <= 3.0 * 1.314), "{dc:?}");
+    // White cannot get brighter.
+    assert_eq!(rgb_deltas([255.0; 3], 2.0), [0.0; 3]);
+}
+
+/// The same picture as RGB and as its own luma (gray): the same mark in the luma, found in
+/// both, and the RGB one has the higher PSNR (RGB, as the harness measures it) by about the
+/// 1.27 dB the least-squares split saves.
+#[test]
+fn rgb_pictures_carry_the_mark_for_a_higher_psnr_than_gray_ones() {
+    let original = rgb8(400, 300);
+    let gray = DynamicImage::ImageLuma8(original.to_luma8());
+    let params = ImageParams::default();
+    let (emb, det) = (ImageEmbedder::new(&key(6), params), ImageDetector::new(&key(6), params));
+    let psnr = |a: &DynamicImage, b: &DynamicImage| {
+        let (a, b) = (a.to_rgb8(), b.to_rgb8());
+        let mse = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+            .sum::<f64>()
+            / a.as_raw().len() as f64;
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    };
+    let (mut rgb_marked, mut gray_marked) = (original.clone(), gray.clone());
+    emb.embed(&mut rgb_marked, ID).unwrap();
+    emb.embed(&mut gray_marked, ID).unwrap();
+    assert_eq!(det.detect(&rgb_marked).unwrap().id, Some(ID));
+    assert_eq!(det.detect(&gray_marked).unwrap().id, Some(ID));
+    let (p_rgb, p_gray) = (psnr(&original, &rgb_marked), psnr(&gray, &gray_marked));
+    assert!(p_rgb > p_gray + 0.9, "RGB {p_rgb:.2} dB, gray {p_gray:.2} dB");
 }
 
 /// A white page with a dark disc: the mark in the white area only darkens (it cannot go
