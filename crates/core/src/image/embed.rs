@@ -8,7 +8,7 @@ use super::check::{self, Boost, WorkingHost};
 use super::fft2::Fft2;
 use super::lattice::WORKING_SHORT_SIDE;
 use super::pattern::{cell_size, TileLayout, N};
-use super::pixels::{add_luma_delta, block_luma, block_stats, with_samples, Layout, Sample};
+use super::pixels::{add_luma_delta, with_samples, HostStats, Layout, Sample};
 use crate::Result;
 
 /// Activity (mean absolute Laplacian of block luma, 0..255 scale) at which the mask reaches
@@ -203,8 +203,10 @@ fn embed_samples<T: Sample>(
         reason = "cell is in 2..~800"
     )]
     let k = ((cell / 2.0).floor() as usize).max(1);
-    let (luma, mw, mh) = block_luma(buf, layout, k);
-    let stats = block_stats(buf, layout, k);
+    // One walk over the pixels reads what the mask needs and, for the self-check, the host
+    // as the detector's working image sees it.
+    let kd = source.check.then(|| detector_block(layout.width, layout.height));
+    let HostStats { luma, w: mw, h: mh, stats, working } = T::host_stats(buf, layout, k, kd);
     let mut mask = mask_grid(&luma, mw, mh);
     // Saturated blocks (a sample at 0 or 255): there the half of the mark that would leave
     // the range is clipped away, so they get at least `SATURATED_FLOOR` and count with 1/√2
@@ -272,11 +274,9 @@ fn embed_samples<T: Sample>(
             mask.iter().map(|&m| m * boost.factor).collect()
         }
     };
-    let (chosen, passed) = if source.check {
-        let kd = detector_block(layout.width, layout.height);
-        let (luma, w, h) = block_luma(buf, layout, kd);
+    let (chosen, passed) = if let (Some((luma, w, h)), Some(kd)) = (&working, kd) {
         let host =
-            WorkingHost { luma: &luma, w, h, k: kd, width: layout.width, height: layout.height };
+            WorkingHost { luma, w: *w, h: *h, k: kd, width: layout.width, height: layout.height };
         let pass = |boost: Boost| {
             let grid =
                 if boost.factor == 1.0 { grid_of(mask.clone()) } else { grid_of(boosted(boost)) };
@@ -379,19 +379,25 @@ impl MaskGrid {
         #[allow(clippy::cast_precision_loss, reason = "block sizes are small")]
         let kf = self.k as f32;
         let width = xs.len();
+        // The interpolation along x is the same for every row: found once per column, then
+        // applied row by row (contiguous writes).
+        let blend = |rows: &[f32], n: usize, at: &[(usize, usize, f32)], out: &mut [f32]| {
+            for (row, out) in rows.chunks_exact(n).zip(out.chunks_exact_mut(width.max(1))) {
+                for (o, &(a, b, w)) in out.iter_mut().zip(at) {
+                    *o = (1.0 - w) * row[a] + w * row[b];
+                }
+            }
+        };
+        let at_chips: Vec<_> =
+            xs.iter().map(|&xf| lerp_index(xf / self.cell - 0.5, N, true)).collect();
+        let at_blocks: Vec<_> =
+            xs.iter().map(|&xf| lerp_index(xf / kf - 0.5, self.w, false)).collect();
         let mut pattern = vec![0.0f32; N * width];
+        blend(tile, N, &at_chips, &mut pattern);
         let mut mask = vec![0.0f32; self.h * width];
-        for (x, &xf) in xs.iter().enumerate() {
-            let (p0, p1, pw) = lerp_index(xf / self.cell - 0.5, N, true);
-            for r in 0..N {
-                pattern[r * width + x] = (1.0 - pw) * tile[r * N + p0] + pw * tile[r * N + p1];
-            }
-            let (m0, m1, mw) = lerp_index(xf / kf - 0.5, self.w, false);
-            for q in 0..self.h {
-                let row = &self.mask[q * self.w..(q + 1) * self.w];
-                mask[q * width + x] = (1.0 - mw) * row[m0] + mw * row[m1];
-            }
-        }
+        mask.par_chunks_mut(width.max(1) * 16)
+            .zip(self.mask.par_chunks(self.w * 16))
+            .for_each(|(out, rows)| blend(rows, self.w, &at_blocks, out));
         RowRenderer { pattern, mask, width, cell: self.cell, k: self.k, h: self.h }
     }
 }

@@ -13,6 +13,12 @@ pub(crate) trait Sample: Copy + Send + Sync {
     /// Adds `delta` (0..255 scale) with rounding and clamping to the type's range.
     fn add_delta(self, delta: f32) -> Self;
 
+    /// The [`HostStats`] of a buffer: by default the straightforward passes, [`block_luma`]
+    /// and [`block_stats`] on the mask grid and [`block_luma`] on the working grid.
+    fn host_stats(buf: &[Self], layout: Layout, k: usize, kd: Option<usize>) -> HostStats {
+        host_stats_reference(buf, layout, k, kd)
+    }
+
     /// Changes the luma of pixel `x` of a `CH`-channel row by `delta[x]`: a gray pixel
     /// (`COLOUR` = 1) takes it as is, an RGB pixel in the least-squares split of
     /// [`rgb_deltas`], each sample as [`add_delta`](Self::add_delta) adds it.
@@ -122,9 +128,11 @@ impl Sample for u8 {
     }
 
     /// The same result as `add_delta` per sample: for an integer sample `v`,
-    /// `floor(v + d + 0.5) = v + floor(d + 0.5)`, so the delta is rounded once per pixel and
-    /// the channel takes an integer add and clamp (which vectorises). RGB pixels take
-    /// [`rgb8_steps`].
+    /// `floor(v + d + 0.5) = v + floor(d + 0.5)`, so the delta is rounded once per pixel to a
+    /// step `s`; `clamp(v + s, 0, 255)` is then `v` plus `max(s, 0)` minus `max(-s, 0)`, both
+    /// saturating (with `s` limited to ±255, which changes no result), and the row takes
+    /// those two on whole runs of samples (which vectorises; the alpha channel gets 0 and 0).
+    /// RGB pixels take [`rgb8_steps`].
     #[inline]
     fn add_row<const CH: usize, const COLOUR: usize>(row: &mut [Self], delta: &[f32]) {
         if COLOUR == 3 {
@@ -134,26 +142,52 @@ impl Sample for u8 {
             }
             return;
         }
-        for (px, &d) in row.chunks_exact_mut(CH).zip(delta) {
-            // floor(d + 0.5) by truncating a positive number (no libm call): exact for
-            // |d| < 512, and any larger change saturates the sample anyway.
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                reason = "clamped to 0..=1024 first"
-            )]
-            let step = (d + 512.5).clamp(0.0, 1024.0) as i16 - 512;
-            for s in &mut px[..COLOUR] {
+        const RUN: usize = 64;
+        for (px, d) in row.chunks_mut(RUN * CH).zip(delta.chunks(RUN)) {
+            let mut steps = [0i16; RUN];
+            for (s, &d) in steps.iter_mut().zip(d) {
+                *s = round_step(d);
+            }
+            let (mut up, mut down) = ([0u8; RUN * 4], [0u8; RUN * 4]);
+            for (i, &s) in steps[..d.len()].iter().enumerate() {
                 #[allow(
                     clippy::cast_possible_truncation,
                     clippy::cast_sign_loss,
-                    reason = "clamped"
+                    reason = "0..=255 after the clamp"
                 )]
-                let v = (i16::from(*s) + step).clamp(0, 255) as u8;
-                *s = v;
+                let (u, n) = (s.clamp(0, 255) as u8, (-s).clamp(0, 255) as u8);
+                for c in 0..COLOUR {
+                    up[i * CH + c] = u;
+                    down[i * CH + c] = n;
+                }
+            }
+            for ((v, &u), &n) in px.iter_mut().zip(&up).zip(&down) {
+                *v = v.saturating_add(u).saturating_sub(n);
             }
         }
     }
+
+    /// The same result as the reference passes, in one walk over the pixels: for 8-bit samples
+    /// the block sums of every channel are integers below 2^24, which `f32` adds exactly in
+    /// any order, so they are summed as integers, and the extremes are taken on the integers
+    /// (the conversion to `f32` is monotonic); the only inexact sum, the block's luma², keeps
+    /// its pixel order (see [`host_stats_u8`]).
+    fn host_stats(buf: &[Self], layout: Layout, k: usize, kd: Option<usize>) -> HostStats {
+        host_stats_u8(buf, layout, k, kd)
+    }
+}
+
+/// `floor(d + 0.5)` as the 8-bit row add rounds it: by truncating a positive number (no libm
+/// call), exact for |d| < 512; any larger change saturates the sample anyway.
+#[inline]
+fn round_step(d: f32) -> i16 {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "clamped to 0..=1024 first"
+    )]
+    let step = (d + 512.5).clamp(0.0, 1024.0) as i16 - 512;
+    step
 }
 
 impl Sample for u16 {
@@ -367,6 +401,221 @@ pub(crate) fn block_stats<T: Sample>(buf: &[T], layout: Layout, k: usize) -> Blo
             }
         });
     BlockStats { hi, lo, sq }
+}
+
+/// What the embedder reads from the host before marking: block luma and [`BlockStats`] on the
+/// mask's grid (`k`×`k` blocks) and, for the self-check, block luma on the detector's working
+/// grid (`kd`×`kd` blocks: what [`block_luma`] gives the detector).
+pub(crate) struct HostStats {
+    /// Block luma on the mask grid, `w`×`h` blocks.
+    pub luma: Vec<f32>,
+    pub w: usize,
+    pub h: usize,
+    /// Extremes and mean luma² on the mask grid.
+    pub stats: BlockStats,
+    /// Block luma on the working grid, with its width and height, when asked for.
+    pub working: Option<(Vec<f32>, usize, usize)>,
+}
+
+/// The straightforward [`HostStats`]: one pass over the pixels per grid and statistic.
+pub(crate) fn host_stats_reference<T: Sample>(
+    buf: &[T],
+    layout: Layout,
+    k: usize,
+    kd: Option<usize>,
+) -> HostStats {
+    let (luma, w, h) = block_luma(buf, layout, k);
+    let stats = block_stats(buf, layout, k);
+    let working = kd.map(|kd| block_luma(buf, layout, kd));
+    HostStats { luma, w, h, stats, working }
+}
+
+/// [`HostStats`] of 8-bit samples in one walk over the pixels, bit for bit those of
+/// [`host_stats_reference`].
+fn host_stats_u8(buf: &[u8], layout: Layout, k: usize, kd: Option<usize>) -> HostStats {
+    match (layout.channels, layout.colour) {
+        (1, 1) => host_stats_walk::<1, 1>(buf, layout, k, kd),
+        (2, 1) => host_stats_walk::<2, 1>(buf, layout, k, kd),
+        (3, 3) => host_stats_walk::<3, 3>(buf, layout, k, kd),
+        (4, 3) => host_stats_walk::<4, 3>(buf, layout, k, kd),
+        _ => host_stats_reference(buf, layout, k, kd),
+    }
+}
+
+/// One band's rows of the mask grid, while its pixel rows are walked.
+struct MaskBand<'a> {
+    luma: &'a mut [f32],
+    sq: &'a mut [f32],
+    hi: &'a mut [u8],
+    lo: &'a mut [u8],
+}
+
+/// The walk of [`host_stats_u8`] for `CH`-channel pixels whose first `COLOUR` channels are
+/// colour: parallel over bands of rows that whole blocks of both grids tile (a multiple of
+/// `k` and of `kd`), every row read once for both grids.
+fn host_stats_walk<const CH: usize, const COLOUR: usize>(
+    buf: &[u8],
+    layout: Layout,
+    k: usize,
+    kd: Option<usize>,
+) -> HostStats {
+    let Layout { width, height, .. } = layout;
+    // A block row's channel sum is an integer of at most `k * 255`, below 2^24, so it is the
+    // same whether `f32` adds it sample by sample (the reference) or it is summed as integers.
+    debug_assert!(k.max(kd.unwrap_or(1)) * 255 < 1 << 24);
+    let (w, h) = (width.div_ceil(k), height.div_ceil(k));
+    let band = kd.map_or(k, |kd| k / gcd(k, kd) * kd);
+    // The weighted channels of the luma, as the reference computes them per pixel.
+    let weighted = |wt: f32| -> [f32; 256] {
+        std::array::from_fn(|v| {
+            #[allow(clippy::cast_possible_truncation, reason = "v < 256")]
+            let v = v as u8;
+            wt * f32::from(v)
+        })
+    };
+    let lut = [weighted(0.299), weighted(0.587), weighted(0.114)];
+    let (mut luma, mut sq) = (vec![0.0f32; w * h], vec![0.0f32; w * h]);
+    let (mut hi, mut lo) = (vec![0u8; w * h], vec![255u8; w * h]);
+    let mut working = kd.map(|kd| {
+        let (ww, wh) = (width.div_ceil(kd), height.div_ceil(kd));
+        (vec![0.0f32; ww * wh], ww, wh)
+    });
+    let walk = |y0: usize, out: MaskBand<'_>, mut work: Option<(&mut [f32], usize)>| {
+        let y1 = (y0 + band).min(height);
+        // The squares of one pixel row, `k` rows of `w`: square `i` of every block in row `i`.
+        let mut squares = vec![0.0f32; k * w];
+        // The channel sums of the blocks of one row, for either grid.
+        let mut sums = vec![[0i32; 3]; w.max(width.div_ceil(kd.unwrap_or(k)))];
+        for y in y0..y1 {
+            let row = &buf[y * width * CH..(y + 1) * width * CH];
+            let (r, ya) = ((y - y0) / k, y0 + (y - y0) / k * k);
+            let cells = r * w..(r + 1) * w;
+            let (luma, sq) = (&mut out.luma[cells.clone()], &mut out.sq[cells.clone()]);
+            let (hi, lo) = (&mut out.hi[cells.clone()], &mut out.lo[cells]);
+            for ((b, block), s) in row.chunks(k * CH).enumerate().zip(sums.iter_mut()) {
+                *s = [0; 3];
+                for (i, px) in block.chunks_exact(CH).enumerate() {
+                    for c in 0..COLOUR {
+                        s[c] += i32::from(px[c]);
+                    }
+                    let l = if COLOUR == 3 {
+                        lut[0][usize::from(px[0])]
+                            + lut[1][usize::from(px[1])]
+                            + lut[2][usize::from(px[2])]
+                    } else {
+                        f32::from(px[0])
+                    };
+                    squares[i * w + b] = l * l;
+                }
+                let (h, l) = extremes::<CH, COLOUR>(block);
+                hi[b] = hi[b].max(h);
+                lo[b] = lo[b].min(l);
+            }
+            add_luma_of_sums::<COLOUR>(luma, &sums);
+            // A partial last block adds +0.0 for its missing pixels, which leaves its
+            // (non-negative) sum as it is.
+            let last = width - (w - 1) * k;
+            for i in last..k {
+                squares[i * w + w - 1] = 0.0;
+            }
+            // `f32` rounds every addition of the squares, so each block adds its own in pixel
+            // order, as the reference does: one row of squares at a time, all blocks at once.
+            for row in squares.chunks_exact(w) {
+                for (a, &v) in sq.iter_mut().zip(row) {
+                    *a += v;
+                }
+            }
+            if y + 1 == (ya + k).min(height) {
+                #[allow(clippy::cast_precision_loss, reason = "block sides are small")]
+                let rows = (y + 1 - ya) as f32;
+                for (ox, (l, q)) in luma.iter_mut().zip(sq.iter_mut()).enumerate() {
+                    #[allow(clippy::cast_precision_loss, reason = "block sides are small")]
+                    let cols = ((ox * k + k).min(width) - ox * k) as f32;
+                    *l /= rows * cols;
+                    *q /= rows * cols;
+                }
+            }
+            if let Some((work, kd)) = work.as_mut() {
+                let kd = *kd;
+                let ww = width.div_ceil(kd);
+                let (r, ya) = ((y - y0) / kd, y0 + (y - y0) / kd * kd);
+                let out = &mut work[r * ww..(r + 1) * ww];
+                for (block, s) in row.chunks(kd * CH).zip(sums.iter_mut()) {
+                    *s = [0; 3];
+                    for px in block.chunks_exact(CH) {
+                        for c in 0..COLOUR {
+                            s[c] += i32::from(px[c]);
+                        }
+                    }
+                }
+                add_luma_of_sums::<COLOUR>(out, &sums);
+                if y + 1 == (ya + kd).min(height) {
+                    #[allow(clippy::cast_precision_loss, reason = "block sides are small")]
+                    let rows = (y + 1 - ya) as f32;
+                    for (ox, v) in out.iter_mut().enumerate() {
+                        #[allow(clippy::cast_precision_loss, reason = "block sides are small")]
+                        let cols = ((ox * kd + kd).min(width) - ox * kd) as f32;
+                        *v /= rows * cols;
+                    }
+                }
+            }
+        }
+    };
+    let n = band / k * w;
+    let bands = luma
+        .par_chunks_mut(n)
+        .zip(sq.par_chunks_mut(n))
+        .zip(hi.par_chunks_mut(n))
+        .zip(lo.par_chunks_mut(n))
+        .map(|(((luma, sq), hi), lo)| MaskBand { luma, sq, hi, lo })
+        .enumerate();
+    match (working.as_mut(), kd) {
+        (Some((work, ww, _)), Some(kd)) => bands
+            .zip(work.par_chunks_mut(band / kd * *ww))
+            .for_each(|((i, out), work)| walk(i * band, out, Some((work, kd)))),
+        _ => bands.for_each(|(i, out)| walk(i * band, out, None)),
+    }
+    let stats = BlockStats {
+        hi: hi.into_iter().map(f32::from).collect(),
+        lo: lo.into_iter().map(f32::from).collect(),
+        sq,
+    };
+    HostStats { luma, w, h, stats, working }
+}
+
+/// The largest and the smallest colour sample of a block of a row.
+#[inline]
+fn extremes<const CH: usize, const COLOUR: usize>(block: &[u8]) -> (u8, u8) {
+    if CH == COLOUR {
+        // Every sample is colour: plain reductions over the bytes (they vectorise).
+        let hi = block.iter().copied().max().unwrap_or(0);
+        let lo = block.iter().copied().min().unwrap_or(255);
+        (hi, lo)
+    } else {
+        block.chunks_exact(CH).fold((0, 255), |(hi, lo), px| {
+            px[..COLOUR].iter().fold((hi, lo), |(hi, lo), &v| (v.max(hi), v.min(lo)))
+        })
+    }
+}
+
+/// Adds to every block the luma of its row's channel sums, as [`block_luma`] weighs its `f32`
+/// sums (all blocks at once, which vectorises).
+#[inline]
+fn add_luma_of_sums<const COLOUR: usize>(luma: &mut [f32], sums: &[[i32; 3]]) {
+    for (o, s) in luma.iter_mut().zip(sums) {
+        #[allow(clippy::cast_precision_loss, reason = "below 2^24, exact")]
+        let [r, g, b] = s.map(|v| v as f32);
+        *o += if COLOUR == 3 { 0.299 * r + 0.587 * g + 0.114 * b } else { r };
+    }
+}
+
+/// Greatest common divisor.
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// Adds a per-pixel luminance delta (gray: to the one channel; RGB: split over the channels

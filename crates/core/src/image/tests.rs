@@ -659,3 +659,5 @@ fn embed_nominal(img: &mut DynamicImage, k: &WatermarkKey) {
         super::embed::TileSource { layout: &layout, coded: &coded, fft: &fft, check: false };
     super::embed::embed_tile(img, &source, 1.0).unwrap();
 }
+
+mod fast_paths;
