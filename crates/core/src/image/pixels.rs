@@ -84,11 +84,18 @@ pub(crate) fn rgb_deltas(v: [f32; 3], d: f32) -> [f32; 3] {
 #[inline]
 pub(crate) fn rgb8_steps(v: [u8; 3], d: f32) -> [u8; 3] {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped first")]
-    let set = |v: u8, step: f32| (f32::from(v) + step.round()).clamp(0.0, 255.0) as u8;
+    let add = |v: u8, step: i32| (i32::from(v) + step).clamp(0, 255) as u8;
+    // A step beyond ±1024 saturates any sample as ±1024 does.
+    let set = |v: u8, step: f32| add(v, round_half_away(step.clamp(-1024.0, 1024.0)));
+    if d.is_nan() {
+        // As `add_delta` takes it (the clamps below would panic on NaN bounds).
+        return v.map(|c| c.add_delta(d));
+    }
     if d.abs() < 1.0 {
-        // floor(d + 0.5), as `add_delta` rounds.
-        let step = (d + 0.5).floor();
-        return v.map(|c| set(c, step));
+        // floor(d + 0.5), as `add_delta` rounds: -1, 0 or 1 here.
+        let t = d + 0.5;
+        let step = i32::from(t >= 1.0) - i32::from(t < 0.0);
+        return v.map(|c| add(c, step));
     }
     let limit = (d * RGB_GAINS[1]).abs();
     let [r, g, b] = LUMA_WEIGHTS;
@@ -99,6 +106,17 @@ pub(crate) fn rgb8_steps(v: [u8; 3], d: f32) -> [u8; 3] {
     let left = left - r * moved(red, v[0]);
     let blue = set(v[2], (left / b).clamp(-limit, limit));
     [red, green, blue]
+}
+
+/// `x.round()` (half away from zero) as an integer for `|x| ≤ 1024`, without the libm call
+/// `f32::round` costs on baseline x86-64: `x - trunc(x)` is exact in `f32` there.
+#[inline]
+pub(crate) fn round_half_away(x: f32) -> i32 {
+    #[allow(clippy::cast_possible_truncation, reason = "|x| ≤ 1024")]
+    let t = x as i32;
+    #[allow(clippy::cast_precision_loss, reason = "|t| ≤ 1024")]
+    let frac = x - t as f32;
+    t + i32::from(frac >= 0.5) - i32::from(frac <= -0.5)
 }
 
 /// Adds the luma change `d` to the first three (colour) samples of `px` ([`rgb_deltas`]).

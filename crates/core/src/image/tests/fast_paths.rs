@@ -117,3 +117,18 @@ fn saturating_row_add_equals_the_per_sample_rounding_and_rgb_takes_the_split() {
     check::<3, 3>(&deltas);
     check::<4, 3>(&deltas);
 }
+
+#[test]
+fn rounding_without_libm_equals_f32_round() {
+    let mut xs: Vec<f32> = (-2_100_000..=2_100_000).map(|i| i as f32 * 0.000_5).collect();
+    for k in -1030..=1030 {
+        let h = k as f32 + 0.5;
+        xs.extend([h, -h, f32::from_bits(h.to_bits() - 1), f32::from_bits(h.to_bits() + 1)]);
+    }
+    xs.extend([0.0, -0.0, 0.499_999_97, -0.499_999_97, 1024.0, -1024.0]);
+    for x in xs.into_iter().filter(|x| x.abs() <= 1024.0) {
+        #[allow(clippy::cast_possible_truncation, reason = "integral and small")]
+        let want = x.round() as i32;
+        assert_eq!(pixels::round_half_away(x), want, "x {x}");
+    }
+}
